@@ -1,0 +1,49 @@
+"""The events each Lambda accepts, as the state machine sends them.
+
+Validated with Powertools' parser before the domain runs, so a bad event fails fast with
+an InputError that names the field, instead of a KeyError deep inside a stage.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    execution_id: str | None = Field(None, description="$$.Execution.Id, the logs' correlation id")
+
+
+class RunEvent(_Event):
+    pipeline: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+
+
+class SourceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    uri: str
+
+
+class ExtractEvent(RunEvent):
+    source: SourceRef
+
+
+class ValidateEvent(RunEvent):
+    extracted: list[dict[str, Any]] = Field(min_length=1)
+
+
+class LoadEvent(RunEvent):
+    target: str = Field(min_length=1)
+
+
+class StateError(BaseModel):
+    Error: str
+    Cause: str | None = ""
+
+
+class ErrorEvent(_Event):
+    error: StateError
+    failed_state: str
+    attempt: int = Field(ge=0)

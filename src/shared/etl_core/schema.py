@@ -1,0 +1,68 @@
+"""Turning text columns into the spec's declared types, one bad value at a time.
+
+Sources are read as text first so that a single unparseable value costs one row (sent to
+quarantine with the column and the value), never the whole batch.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "decimal(10,2)": pa.decimal128(10, 2),
+    "decimal(18,2)": pa.decimal128(18, 2),
+}
+
+
+def arrow_schema(columns: dict[str, str]) -> pa.Schema:
+    return pa.schema([(name, ARROW_TYPES[type_name]) for name, type_name in columns.items()])
+
+
+def cast_text(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """Cast text to ``target``; zone-less timestamps are read as UTC, zoned ones converted to it."""
+    if pa.types.is_timestamp(target) and target.tz:
+        try:
+            return pc.cast(values, target)
+        except pa.ArrowInvalid:
+            return pc.cast(pc.cast(values, pa.timestamp(target.unit)), target)
+    return pc.cast(values, target)
+
+
+def cast_text_columns(batch: pa.Table, columns: dict[str, str]) -> tuple[pa.Table, dict[int, list[str]]]:
+    """Cast each declared column of an all-text table; return the typed table and, per bad row, why.
+
+    The typed table still has every row (bad cells become null) so the caller can split rows
+    by the returned indices and keep the raw text of the rejected ones.
+    """
+    problems: dict[int, list[str]] = {}
+    typed: list[pa.Array] = []
+    for name, type_name in columns.items():
+        target = ARROW_TYPES[type_name]
+        raw = batch.column(name)
+        try:
+            typed.append(cast_text(raw, target))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        values: list[Any] = []
+        for index, value in enumerate(raw.to_pylist()):
+            if value is None:
+                values.append(None)
+                continue
+            try:
+                cast_text(pa.array([value], pa.string()), target)
+                values.append(value)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                problems.setdefault(index, []).append(f"column {name}: {value!r} is not a valid {type_name}")
+                values.append(None)
+        typed.append(cast_text(pa.array(values, pa.string()), target))
+    return pa.Table.from_arrays(typed, names=list(columns)), problems

@@ -1,0 +1,168 @@
+"""One way to address storage: a URI that is either ``s3://bucket/key`` or a local path.
+
+pyarrow's file systems give S3 and local folders the same API, so every stage reads and
+writes through here and the lake layout is identical on AWS and on a laptop.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from etl_core.errors import SourceNotFound
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+@lru_cache(maxsize=None)
+def _s3() -> pafs.S3FileSystem:
+    # An endpoint override lets the same code reach a local S3 emulator in tests.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        return pafs.S3FileSystem(endpoint_override=host, scheme=scheme, region=region)
+    return pafs.S3FileSystem(region=region)
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The file system and in-file-system path for a URI (``s3://``, ``file://`` or a path)."""
+    if uri.startswith("s3://"):
+        return _s3(), uri[len("s3://"):]
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def exists(uri: str) -> bool:
+    fs, path = resolve(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def size_of(uri: str) -> int:
+    """Bytes under a URI: one object's size, or the sum over every object below a prefix."""
+    fs, path = resolve(uri)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return int(info.size or 0)
+    if info.type == pafs.FileType.Directory:
+        return sum(int(f.size or 0) for f in fs.get_file_info(pafs.FileSelector(path, recursive=True)) if f.type == pafs.FileType.File)
+    raise SourceNotFound(f"no object or prefix at {uri}")
+
+
+def list_files(uri: str, suffix: str = "") -> list[str]:
+    """Every object below a prefix (or the object itself), sorted, as URIs of the same scheme."""
+    fs, path = resolve(uri)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        raise SourceNotFound(f"no object or prefix at {uri}")
+    prefix = uri[: len(uri) - len(path)] if uri.startswith("s3://") else ""
+    if info.type == pafs.FileType.File:
+        return [prefix + path]
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+    return sorted(
+        prefix + f.path
+        for f in found
+        if f.type == pafs.FileType.File and f.path.endswith(suffix) and not os.path.basename(f.path).startswith(("_", "."))
+    )
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = resolve(uri)
+    try:
+        with fs.open_input_stream(path) as stream:
+            return stream.read()
+    except FileNotFoundError as exc:
+        raise SourceNotFound(f"no object at {uri}") from exc
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write whole or not at all: a temporary sibling then a move (a rename locally, a copy on S3)."""
+    fs, path = resolve(uri)
+    fs.create_dir(os.path.dirname(path), recursive=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    with fs.open_output_stream(tmp) as out:
+        out.write(data)
+    fs.move(tmp, path)
+
+
+def read_json(uri: str) -> Any:
+    return json.loads(read_bytes(uri))
+
+
+def write_json(uri: str, value: Any) -> None:
+    write_bytes(uri, json.dumps(value, indent=2, sort_keys=True, default=str).encode())
+
+
+def delete_prefix(uri: str) -> None:
+    fs, path = resolve(uri)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+    elif fs.get_file_info(path).type == pafs.FileType.File:
+        fs.delete_file(path)
+
+
+def write_parquet(uri: str, table: pa.Table) -> None:
+    """One Parquet object, written atomically so a crash never leaves half a file to read."""
+    fs, path = resolve(uri)
+    fs.create_dir(os.path.dirname(path), recursive=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+    fs.move(tmp, path)
+
+
+def read_parquet(uri: str) -> pa.Table:
+    """A Parquet object or every Parquet object under a prefix, as one table."""
+    fs, path = resolve(uri)
+    files = list_files(uri, suffix=".parquet")
+    paths = [f[len("s3://"):] if f.startswith("s3://") else f for f in files]
+    if not paths:
+        raise SourceNotFound(f"no Parquet objects at {uri}")
+    return pq.ParquetDataset(paths, filesystem=fs).read()
+
+
+class ParquetSink:
+    """Streams record batches into one Parquet object that appears only when complete.
+
+    Stages write batch by batch so memory stays bounded by the batch, not the input; the
+    object is published by a move at close, so readers never see a partial file.
+    """
+
+    def __init__(self, uri: str, schema: pa.Schema) -> None:
+        self.uri = uri
+        self.schema = schema
+        self.rows = 0
+        self._fs, self._path = resolve(uri)
+        self._fs.create_dir(os.path.dirname(self._path), recursive=True)
+        self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
+        self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table.cast(self.schema))
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._fs.move(self._tmp, self._path)
+
+    def abort(self) -> None:
+        self._writer.close()
+        self._fs.delete_file(self._tmp)
+
+    def __enter__(self) -> "ParquetSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,34 @@
+"""Transform on the single-node engine: the spec's SQL over the staged sources, in DuckDB.
+
+The Glue job (glue/etl_transform.py) runs the very same SQL text from the run manifest on
+Spark; the SQL must therefore stay in the dialect both engines share.
+"""
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from etl_core import storage
+from etl_core.errors import SourceError
+
+TRANSFORMED_FILE = "part-0.parquet"
+
+
+def run_transform(manifest: dict) -> int:
+    """Run the manifest's SQL and write ``transformed/part-0.parquet``; returns the row count."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name, uri in manifest["sources"].items():
+        fs, path = storage.resolve(uri)
+        con.register(name, ds.dataset(path, filesystem=fs, format="parquet"))
+    try:
+        reader = con.sql(manifest["transform_sql"]).to_arrow_reader(batch_size=64 * 1024)
+    except duckdb.Error as exc:
+        raise SourceError(f"transform SQL of pipeline {manifest['pipeline']!r} failed: {exc}") from exc
+    target = storage.join(manifest["transformed_uri"], TRANSFORMED_FILE)
+    with storage.ParquetSink(target, reader.schema) as sink:
+        for batch in reader:
+            sink.write(pa.Table.from_batches([batch]))
+    return sink.rows
+

@@ -1,0 +1,21 @@
+-- Runs unchanged on DuckDB (Lambda) and Spark SQL (Glue): keep to the dialect both share.
+-- One output row per order (the driving source); the customer join must not fan out.
+SELECT
+    o.order_id,
+    o.customer_id,
+    c.country AS customer_country,
+    c.email AS customer_email,
+    o.order_ts,
+    CAST(o.order_ts AS DATE) AS order_date,
+    o.status,
+    o.quantity,
+    o.unit_price,
+    CAST(o.quantity * o.unit_price AS DECIMAL(18, 2)) AS amount,
+    o._origin
+FROM orders AS o
+LEFT JOIN (
+    SELECT customer_id, country, email,
+           ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY signup_date DESC) AS rn
+    FROM customers
+) AS c
+    ON c.customer_id = o.customer_id AND c.rn = 1
