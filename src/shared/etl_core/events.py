@@ -15,6 +15,11 @@ class _Event(BaseModel):
     execution_id: str | None = Field(None, description="$$.Execution.Id, the logs' correlation id")
 
 
+class PlanEvent(_Event):
+    input: Any = Field(description="the execution input, checked by etl_core.plan.parse_request")
+    execution_start: str | None = Field(None, description="$$.Execution.StartTime, the default run date")
+
+
 class RunEvent(_Event):
     pipeline: str = Field(min_length=1)
     run_id: str = Field(min_length=1)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from etl_core import storage
-from etl_core.errors import SourceNotFound
+from etl_core.errors import InputError, SourceNotFound
 from etl_core.extract import source_uri
 from etl_core.layout import RunLayout
 from etl_core.settings import Settings
@@ -29,8 +29,6 @@ class RunRequest(BaseModel):
     pipeline: str = Field(min_length=1)
     run_date: dt.date | None = None
     run_id: str | None = None
-    execution_start: str | None = Field(None, description="$$.Execution.StartTime, the default run date")
-    execution_id: str | None = Field(None, description="$$.Execution.Id, the logs' correlation id")
 
     @field_validator("run_id")
     @classmethod
@@ -40,12 +38,21 @@ class RunRequest(BaseModel):
         return value
 
 
-def plan_run(request: RunRequest, settings: Settings) -> dict:
+def parse_request(execution_input: object) -> RunRequest:
+    """The execution input, checked; every problem names its field."""
+    try:
+        return RunRequest.model_validate(execution_input)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<input>'}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"invalid execution input {execution_input!r}: {problems}") from None
+
+
+def plan_run(request: RunRequest, settings: Settings, execution_start: str | None = None) -> dict:
     spec = load_spec(settings.pipelines_uri, request.pipeline)
     sql = load_sql(settings.pipelines_uri, spec)
     run_date = request.run_date or (
-        dt.datetime.fromisoformat(request.execution_start.replace("Z", "+00:00")).date()
-        if request.execution_start
+        dt.datetime.fromisoformat(execution_start.replace("Z", "+00:00")).date()
+        if execution_start
         else dt.datetime.now(dt.timezone.utc).date()
     )
     run_id = request.run_id or run_date.isoformat()

@@ -1,0 +1,201 @@
+"""`etl`: run the SAM application's state machine and functions on this machine.
+
+    etl run [--input FILE] [--json]        start an execution and wait for it (DescribeExecution shape with --json)
+    etl invoke FUNCTION --event FILE       what `sam local invoke FUNCTION -e FILE` does, without Docker
+    etl executions                         list persisted executions
+    etl history EXECUTION                  GetExecutionHistory of one execution
+    etl messages                           what the local SQS queues and SNS topics received
+    etl conformance FILE                   run an ASL conformance corpus
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from etl_local.asl import DefinitionError
+from etl_local.integrations import read_messages
+from etl_local.runtime import LocalRuntime, describe
+from etl_local.sam_template import TemplateError
+
+DEFAULT_INPUT = "events/execution-happy-path.json"
+
+
+def _project_root(start: Path) -> Path:
+    for folder in [start, *start.parents]:
+        if (folder / "template.yaml").exists():
+            return folder
+    raise SystemExit(f"etl: no template.yaml in {start} or its parents; run from the project folder")
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"etl: {what} file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"etl: {what} file {path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def _parse_faults(values: list[str]) -> dict[str, list[str]]:
+    faults: dict[str, list[str]] = {}
+    for value in values:
+        function, sep, errors = value.partition("=")
+        if not sep or not errors:
+            raise SystemExit(f"etl: --fail expects FUNCTION=ERROR[,ERROR...], got {value!r}")
+        faults.setdefault(function, []).extend(errors.split(","))
+    return faults
+
+
+class Progress:
+    """Per-state progress on stderr, from the execution's history events as they happen."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.entered: dict[str, list[float]] = {}
+
+    def __call__(self, event: dict) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            self.entered.setdefault(name, []).append(time.monotonic())
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            starts = self.entered.get(name) or [time.monotonic()]
+            took = time.monotonic() - starts.pop(0)
+            print(f"  ok    {name:<24} {took:6.2f}s", file=self.stream, flush=True)
+        elif kind.endswith("Failed") and kind not in ("ExecutionFailed",):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            print(f"  fail  {kind:<24} {details.get('error', '')}", file=self.stream, flush=True)
+
+
+def _summary(result) -> str:
+    lines = [f"Execution {result.name}: {result.status}"]
+    if result.status == "SUCCEEDED" and isinstance(result.output, dict) and "counts" in result.output:
+        counts = result.output["counts"]
+        lines += [
+            f"  pipeline     {result.output.get('pipeline')}  run {result.output.get('run_id')}  engine {result.output.get('engine')}",
+            f"  extracted    {counts['extracted']}",
+            f"  valid        {counts['valid']}",
+            f"  quarantined  {counts['quarantined']}   (rows and reasons under {result.output.get('quarantine_uri')})",
+            f"  warned       {counts.get('warned', 0)}",
+            "  loaded       " + "  ".join(f"{target}={rows}" for target, rows in counts["loaded"].items()),
+        ]
+    elif result.status == "SUCCEEDED":
+        lines.append(json.dumps(result.output, indent=2))
+    else:
+        lines += [f"  error  {result.error}", f"  cause  {result.cause}"]
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    execution_input = _read_json(args.input, "input")
+    result = runtime.run(execution_input, name=args.name, state_machine=args.state_machine, on_event=None if args.quiet else Progress())
+    if args.json:
+        print(json.dumps(describe(result, runtime.state_machine(args.state_machine).arn, execution_input), indent=2))
+    else:
+        print(_summary(result))
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def cmd_invoke(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    event = _read_json(args.event, "event")
+    try:
+        result = runtime.invoke(args.function, event)
+    except KeyError as exc:
+        raise SystemExit(f"etl: {exc.args[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - reported like Lambda reports an unhandled error
+        print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_executions(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    executions = runtime.store.list()
+    if args.json:
+        print(json.dumps(executions, indent=2))
+        return 0
+    for e in executions:
+        print(f"{e['startDate'][:19]}  {e['status']:<10} {e['name']}  {e.get('error', '')}")
+    if not executions:
+        print("no executions yet: run `etl run`")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    try:
+        record = runtime.store.load(args.execution)
+    except KeyError as exc:
+        raise SystemExit(f"etl: {exc.args[0]}") from None
+    if args.json:
+        print(json.dumps({"events": record["events"]}, indent=2))
+        return 0
+    for event in record["events"]:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        brief = details.get("name") or details.get("resource") or details.get("error") or ""
+        print(f"{event['id']:>4} {event['timestamp'][11:23]}  {event['type']:<32} {brief}")
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    outbox = runtime.messaging.root
+    files = sorted(outbox.glob("*/*.jsonl")) if outbox.exists() else []
+    for path in files:
+        print(f"== {path.parent.name}: {path.stem}")
+        for message in read_messages(path):
+            print(json.dumps(message))
+    if not files:
+        print("no messages yet")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="etl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", help="folder for local state (default: .etl in the project)")
+    parser.add_argument("--virtual-clock", action="store_true", help="Wait states and retry delays take no real time")
+    parser.add_argument("--fail", action="append", default=[], metavar="FUNCTION=ERROR[,ERROR]",
+                        help="inject faults: the function's next invocations raise these errors, in order")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the state machine on an input")
+    run.add_argument("--input", default=DEFAULT_INPUT, help=f"execution input JSON file (default {DEFAULT_INPUT})")
+    run.add_argument("--name", help="execution name (default: a UUID)")
+    run.add_argument("--state-machine", help="logical id, when the template has several")
+    run.add_argument("--json", action="store_true", help="print the DescribeExecution-shaped result")
+    run.add_argument("--quiet", action="store_true", help="no per-state progress")
+    invoke = sub.add_parser("invoke", help="invoke one function with an event file")
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractFunction")
+    invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/extract.json")
+    executions = sub.add_parser("executions", help="list executions")
+    executions.add_argument("--json", action="store_true")
+    history = sub.add_parser("history", help="show an execution's history")
+    history.add_argument("execution", help="execution name or ARN")
+    history.add_argument("--json", action="store_true")
+    sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
+    conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
+    conformance.add_argument("file")
+    args = parser.parse_args(argv)
+
+    if args.command == "conformance":
+        from etl_local.conformance import main as conformance_main
+
+        return conformance_main([args.file])
+    try:
+        runtime = LocalRuntime(
+            _project_root(Path.cwd()),
+            home=Path(args.home) if args.home else None,
+            virtual_clock=args.virtual_clock,
+            faults=_parse_faults(args.fail),
+        )
+        handlers = {"run": cmd_run, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages}
+        return handlers[args.command](args, runtime)
+    except (TemplateError, DefinitionError) as exc:
+        print(f"etl: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
