@@ -64,22 +64,26 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _stdout_to(path: Path | None) -> Iterator[None]:
-    """Send fd 1 (and so Python's and native code's output) to ``path`` for the call."""
+def _output_to(path: Path | None) -> Iterator[None]:
+    """Send fds 1 and 2 (Python's and native code's output) to ``path`` for the call, as Lambda sends them to CloudWatch."""
     if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
     with path.open("ab") as log:
         os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
         try:
             yield
         finally:
             sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 class LambdaHost:
@@ -144,7 +148,7 @@ class LambdaHost:
                 error = pending.pop(0)
                 raise type(error, (InjectedFault,), {})(f"fault injected into {fn.logical_id} (invocation {self.invocations[fn.logical_id]})")
             log = self.log_dir / f"{fn.logical_id}.log" if self.log_dir else None
-            with _stdout_to(log):
+            with _output_to(log):
                 handler = getattr(self._module(fn), fn.handler.rpartition(".")[2])
                 context = LambdaContext(function_name=fn.logical_id, memory_limit_in_mb=fn.memory_size, timeout_seconds=fn.timeout)
                 return handler(event, context)

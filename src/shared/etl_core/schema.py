@@ -5,8 +5,6 @@ quarantine with the column and the value), never the whole batch.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -53,16 +51,12 @@ def cast_text_columns(batch: pa.Table, columns: dict[str, str]) -> tuple[pa.Tabl
             continue
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-        values: list[Any] = []
+        cells: list[pa.Array] = []
         for index, value in enumerate(raw.to_pylist()):
-            if value is None:
-                values.append(None)
-                continue
             try:
-                cast_text(pa.array([value], pa.string()), target)
-                values.append(value)
+                cells.append(cast_text(pa.array([value], pa.string()), target))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 problems.setdefault(index, []).append(f"column {name}: {value!r} is not a valid {type_name}")
-                values.append(None)
-        typed.append(cast_text(pa.array(values, pa.string()), target))
+                cells.append(pa.nulls(1, target))
+        typed.append(pa.concat_arrays(cells) if cells else pa.array([], target))
     return pa.Table.from_arrays(typed, names=list(columns)), problems

@@ -62,10 +62,8 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
                 null_values=[""],
             ),
         )
-    except pa.ArrowInvalid as exc:
-        raise SourceError(f"{uri}: cannot read as CSV with the declared columns {columns}: {exc}") from exc
-    except pa.ArrowKeyError as exc:
-        raise SourceError(f"{uri}: header lacks a declared column: {exc}") from exc
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
+        raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
     line = 2 if options.header else 1
     with stream:
         while True:
@@ -74,7 +72,7 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             except StopIteration:
                 break
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise SourceError(f"{uri}: unreadable near line {line} (encoding {options.encoding!r}?): {exc}") from exc
+                raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}) near line {line}: {exc}") from exc
             origins = []
             for _ in range(batch.num_rows):
                 while line in bad:

@@ -1,0 +1,113 @@
+"""Extract from files: every bad line or value is quarantined with its origin and reason, never dropped."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from etl_core.errors import SourceError, SourceNotFound
+from etl_core.extract import extract_source
+from etl_core.layout import RunLayout
+from etl_core.spec import parse_spec
+
+
+def make_spec(fmt: str, columns: str = "{id: int64, amount: 'decimal(10,2)', seen: timestamp, tag: string}", options: str = "") -> object:
+    return parse_spec(
+        f"""
+pipeline: demo
+sources:
+  - {{name: s, type: s3, uri: x, format: {fmt}, columns: {columns} {options}}}
+transform: {{sql: demo.sql}}
+targets: [{{name: t, type: lake_parquet, uri: y}}]
+""",
+        "demo.yaml",
+    )
+
+
+def run(tmp_path: Path, fmt: str, data: bytes, name: str | None = None, **kw) -> tuple[object, pa.Table, pa.Table]:
+    source = tmp_path / (name or f"in.{fmt}")
+    source.write_bytes(data)
+    layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
+    result = extract_source(make_spec(fmt, **kw), "s", layout, str(source))
+    staged = pq.read_table(result.staged_uri)
+    rejects = pq.read_table(layout.quarantine("extract-s"))
+    return result, staged, rejects
+
+
+def test_csv_malformed_lines_and_bad_values_are_quarantined_with_line_numbers(tmp_path: Path) -> None:
+    data = b"id,amount,seen,tag\n1,2.50,2026-11-26 10:00:00,a\n2,oops,2026-11-26 11:00:00,b\n3,1.00\n4,4.00,2026-11-26T12:00:00+01:00,d\n5,5.00,never,e\n"
+    result, staged, rejects = run(tmp_path, "csv", data)
+    assert (result.rows_read, result.rows_staged, result.rows_rejected) == (5, 2, 3)
+    assert staged.column("id").to_pylist() == [1, 4]
+    assert staged.column("_origin").to_pylist() == [f"{tmp_path}/in.csv:2", f"{tmp_path}/in.csv:5"]
+    assert str(staged.column("seen")[1].as_py()) == "2026-11-26 11:00:00+00:00"  # converted to UTC
+    reasons = dict(zip(rejects.column("_origin").to_pylist(), rejects.column("_reasons").to_pylist()))
+    assert reasons[f"{tmp_path}/in.csv:3"] == "column amount: 'oops' is not a valid decimal(10,2)"
+    assert reasons[f"{tmp_path}/in.csv:4"] == "malformed CSV line: expected 4 fields, found 2"
+    assert reasons[f"{tmp_path}/in.csv:6"] == "column seen: 'never' is not a valid timestamp"
+    raws = dict(zip(rejects.column("_origin").to_pylist(), rejects.column("_raw").to_pylist()))
+    assert raws[f"{tmp_path}/in.csv:4"] == "3,1.00" and '"amount":"oops"' in raws[f"{tmp_path}/in.csv:3"]
+
+
+def test_csv_gzip_and_semicolon_delimiter(tmp_path: Path) -> None:
+    data = gzip.compress(b"id;amount;seen;tag\n1;2.50;2026-11-26 10:00:00;a\n")
+    result, staged, _ = run(tmp_path, "csv", data, name="in.csv.gz", options=", csv: {delimiter: ';'}")
+    assert result.rows_staged == 1 and staged.column("amount").to_pylist()[0] == pytest.approx(2.5)
+
+
+def test_csv_missing_declared_column_names_the_object(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"in.csv.*tag"):
+        run(tmp_path, "csv", b"id,amount,seen\n1,2.50,2026-11-26 10:00:00\n")
+
+
+def test_csv_wrong_encoding_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"in.csv: cannot read as CSV \(encoding 'utf8'.*invalid UTF8"):
+        run(tmp_path, "csv", "id,amount,seen,tag\n1,2.50,2026-11-26 10:00:00,caf\u00e9\n".encode("latin-1"))
+
+
+def test_csv_latin1_declared_encoding_reads(tmp_path: Path) -> None:
+    data = "id,amount,seen,tag\n1,2.50,2026-11-26 10:00:00,caf\u00e9\n".encode("latin-1")
+    _, staged, _ = run(tmp_path, "csv", data, options=", csv: {encoding: latin-1}")
+    assert staged.column("tag").to_pylist() == ["caf\u00e9"]
+
+
+def test_jsonl_malformed_lines_and_non_objects_are_quarantined(tmp_path: Path) -> None:
+    data = b'{"id": 1, "amount": 2.5, "seen": "2026-11-26 10:00:00", "tag": "a", "extra": true}\n{"id": 2,\n[1,2]\n\n{"id": "x"}\n'
+    result, staged, rejects = run(tmp_path, "jsonl", data)
+    assert (result.rows_read, result.rows_staged, result.rows_rejected) == (4, 1, 3)
+    assert staged.column("id").to_pylist() == [1]
+    reasons = rejects.column("_reasons").to_pylist()
+    assert any(r.startswith("malformed JSON line") for r in reasons)
+    assert "malformed JSON line: expected a JSON object, found list" in reasons
+    assert "column id: 'x' is not a valid int64" in reasons
+    assert f"{tmp_path}/in.jsonl:5" in rejects.column("_origin").to_pylist()
+
+
+def test_parquet_source_and_schema_drift(tmp_path: Path) -> None:
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "amount": ["1.5", "bad"], "seen": ["2026-11-26 10:00:00"] * 2, "tag": ["a", None], "new": [0, 0]}), path)
+    layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
+    result = extract_source(make_spec("parquet"), "s", layout, str(path))
+    assert (result.rows_staged, result.rows_rejected) == (1, 1)
+    pq.write_table(pa.table({"id": [1]}), path)
+    with pytest.raises(SourceError, match=r"in.parquet: missing declared column\(s\) amount, seen, tag"):
+        extract_source(make_spec("parquet"), "s", layout, str(path))
+
+
+def test_missing_object_and_empty_prefix(tmp_path: Path) -> None:
+    layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
+    with pytest.raises(SourceNotFound, match="no object or prefix at"):
+        extract_source(make_spec("csv"), "s", layout, str(tmp_path / "absent.csv"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match="holds no objects"):
+        extract_source(make_spec("csv"), "s", layout, str(tmp_path / "empty"))
+
+
+def test_rerun_replaces_the_staged_object(tmp_path: Path) -> None:
+    data = b"id,amount,seen,tag\n1,2.50,2026-11-26 10:00:00,a\n"
+    run(tmp_path, "csv", data)
+    _, staged, _ = run(tmp_path, "csv", data)
+    assert staged.num_rows == 1
