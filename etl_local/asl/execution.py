@@ -1,0 +1,231 @@
+"""The run loop and the per-execution, per-branch and per-state bookkeeping it needs.
+
+``Execution`` holds what one run shares (ids, ``$$.Execution``, task registry, history);
+``Frame`` is one thread of control (the main path, a Parallel branch or a Map iteration)
+with its own clock lane, variable scope and abort signal; ``Visit`` is one entry into a
+state. The loop is iterative: a Map over 10,000 items nests only as deep as the
+definition does.
+"""
+from __future__ import annotations
+
+from collections import ChainMap
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, MutableMapping
+
+from .causes import state_error
+from .clock import Clock, format_timestamp
+from .errors import StatesError
+from .history import History, to_json
+from .retry_catch import RUNTIME
+from .tasks import TaskRegistry
+
+if TYPE_CHECKING:
+    from .states.base import State
+
+
+class ExecutionTimedOut(Exception):
+    """The state machine's own TimeoutSeconds elapsed."""
+
+
+class BranchAborted(Exception):
+    """A branch or iteration stopped because a sibling failed (or the execution ended)."""
+
+
+class AbortSignal:
+    """Set when the work under a Parallel/Map must stop; nested signals see their parents'."""
+
+    __slots__ = ("_set", "_parent")
+
+    def __init__(self, parent: "AbortSignal | None" = None) -> None:
+        self._set = False
+        self._parent = parent
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        signal: AbortSignal | None = self
+        while signal is not None:
+            if signal._set:
+                return True
+            signal = signal._parent
+        return False
+
+
+@dataclass
+class Execution:
+    """What every frame of one execution shares."""
+
+    arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    input: Any
+    start_time: datetime
+    role_arn: str
+    tasks: TaskRegistry
+    history: History
+    timeout_seconds: float | None = None
+    region: str = field(init=False)
+    context_execution: dict[str, Any] = field(init=False)
+    context_state_machine: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.region = self.state_machine_arn.split(":")[3]
+        self.context_execution = {
+            "Id": self.arn, "Input": self.input, "Name": self.name, "RoleArn": self.role_arn,
+            "StartTime": format_timestamp(self.start_time), "RedriveCount": 0,
+        }
+        self.context_state_machine = {"Id": self.state_machine_arn, "Name": self.state_machine_name}
+
+
+class Frame:
+    """One thread of control: its clock lane, variable scope, abort signal and last event id."""
+
+    __slots__ = ("execution", "clock", "variables", "abort", "last_event_id", "history", "_json_cache")
+
+    def __init__(self, execution: Execution, clock: Clock, variables: MutableMapping[str, Any],
+                 abort: AbortSignal, last_event_id: int, history: History | None = None) -> None:
+        self.execution = execution
+        self.clock = clock
+        self.variables = variables
+        self.abort = abort
+        self.last_event_id = last_event_id
+        self.history = execution.history if history is None else history
+        self._json_cache: tuple[Any, str] | None = None
+
+    def child(self, clock: Clock, abort: AbortSignal, history: History | None = None) -> "Frame":
+        """A branch/iteration frame: reads outer variables, assigns into its own scope."""
+        scope: ChainMap[str, Any] = ChainMap({}, self.variables)  # type: ignore[arg-type]
+        return Frame(self.execution, clock, scope, abort, self.last_event_id,
+                     self.history if history is None else history)
+
+    def emit(self, event_type: str, details_key: str | None = None,
+             details: dict[str, Any] | None = None) -> int:
+        event_id = self.history.append(event_type, format_timestamp(self.clock.now()),
+                                       self.last_event_id, details_key, details)
+        self.last_event_id = event_id
+        return event_id
+
+    def json_text(self, value: Any) -> str:
+        """``value`` as compact JSON, reusing the last text when it is the very same object.
+
+        A state's output is the next state's input, and a Task's input is often its
+        payload: serialising each once is a third of the cost of a small state. Values
+        are never mutated in place by the engine, and handlers get copies, so identity
+        is enough.
+        """
+        cached = self._json_cache
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        text = to_json(value)
+        self._json_cache = (value, text)
+        return text
+
+    def check(self) -> None:
+        """Stop at a state boundary when aborted or past the execution's TimeoutSeconds."""
+        if self.abort.is_set():
+            raise BranchAborted()
+        timeout = self.execution.timeout_seconds
+        if timeout is not None and (self.clock.now() - self.execution.start_time).total_seconds() >= timeout:
+            raise ExecutionTimedOut()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (Wait state, retry delay), cut short by the execution's TimeoutSeconds."""
+        timeout = self.execution.timeout_seconds
+        if timeout is not None:
+            left = timeout - (self.clock.now() - self.execution.start_time).total_seconds()
+            if seconds >= left:
+                self.clock.sleep(max(left, 0.0))
+                raise ExecutionTimedOut()
+        self.clock.sleep(seconds)
+
+
+class Visit:
+    """One entry into a state: its input, entered event and ``$$`` object."""
+
+    __slots__ = ("state", "frame", "input", "entered_id", "entered_time", "retry_count",
+                 "task_token", "_context")
+
+    def __init__(self, state: "State", frame: Frame, raw_input: Any, entered_id: int, entered_time: str) -> None:
+        self.state = state
+        self.frame = frame
+        self.input = raw_input
+        self.entered_id = entered_id
+        self.entered_time = entered_time
+        self.retry_count = 0
+        self.task_token: str | None = None
+        self._context: dict[str, Any] | None = None
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        return self.frame.variables
+
+    def context(self) -> dict[str, Any]:
+        """The ``$$`` object; ``State.RetryCount`` exists only in Task states (AWS_BEHAVIOURS #16)."""
+        if self._context is None:
+            execution = self.frame.execution
+            state_info: dict[str, Any] = {"Name": self.state.name, "EnteredTime": self.entered_time}
+            if self.state.has_retry_count:
+                state_info["RetryCount"] = self.retry_count
+            self._context = {"Execution": execution.context_execution,
+                             "StateMachine": execution.context_state_machine, "State": state_info}
+            if self.task_token is not None:
+                self._context["Task"] = {"Token": self.task_token}
+        return self._context
+
+    def next_attempt(self) -> None:
+        self.retry_count += 1
+        self._context = None
+
+    def set_task_token(self, token: str) -> None:
+        self.task_token = token
+        self._context = None
+
+    def runtime_error(self, detail: str) -> StatesError:
+        return state_error(RUNTIME, self.state.name, self.entered_id, detail)
+
+
+@dataclass
+class Program:
+    """A compiled ``StartAt`` + ``States`` block (the machine, a branch or an item processor)."""
+
+    start_at: str
+    states: dict[str, "State"]
+
+    @property
+    def can_block(self) -> bool:
+        """Whether running it may wait (Task, Wait): only then do branches need threads."""
+        return any(state.can_block for state in self.states.values())
+
+
+class FailurePoint:
+    """Where an uncaught error left a program: enough to redrive from that state."""
+
+    __slots__ = ("state_name", "state_input", "variables")
+
+    def __init__(self, state_name: str, state_input: Any, variables: Mapping[str, Any]) -> None:
+        self.state_name = state_name
+        self.state_input = state_input
+        self.variables = variables
+
+
+def run_program(program: Program, value: Any, frame: Frame, start_at: str | None = None) -> Any:
+    """Run states from ``start_at`` (default StartAt) until one ends the program; return its output.
+
+    An uncaught ``StatesError`` leaves with ``failure_point`` naming the state that raised it
+    in this program, so the outermost program's failure point is the state to redrive.
+    """
+    states = program.states
+    name: str | None = program.start_at if start_at is None else start_at
+    while True:
+        frame.check()
+        state = states[name]  # type: ignore[index]
+        try:
+            name, value = state.run(value, frame)
+        except StatesError as err:
+            err.failure_point = FailurePoint(state.name, value, frame.variables)  # type: ignore[attr-defined]
+            raise
+        if name is None:
+            return value

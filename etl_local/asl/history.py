@@ -1,0 +1,64 @@
+"""The execution history: events shaped like AWS ``GetExecutionHistory``.
+
+Events are appended from several threads when branches run concurrently, so ids are
+handed out under a lock; ``previousEventId`` follows the branch that logged the event,
+as AWS does. ``on_event`` sees every event right after it is stored.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable
+
+#: Compact JSON, as AWS shows state input and output in history. Built once: ``json.dumps``
+#: with options would build a new encoder per call, which is the hot path of a large Map.
+to_json: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+EventListener = Callable[[dict[str, Any]], None]
+
+
+class History:
+    """Append-only list of history events with AWS ids."""
+
+    def __init__(self, on_event: EventListener | None = None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._on_event = on_event
+        self._lock = threading.Lock()
+
+    def append(self, event_type: str, timestamp: str, previous_id: int,
+               details_key: str | None = None, details: dict[str, Any] | None = None) -> int:
+        """Store one event and return its id."""
+        event: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": 0,
+                                 "previousEventId": previous_id}
+        if details_key is not None:
+            event[details_key] = details
+        with self._lock:
+            event_id = len(self.events) + 1
+            event["id"] = event_id
+            self.events.append(event)
+        if self._on_event is not None:
+            self._on_event(event)
+        return event_id
+
+
+class DiscardedHistory(History):
+    """History of a Distributed Map's child executions, which AWS keeps out of the parent's."""
+
+    def append(self, event_type: str, timestamp: str, previous_id: int,
+               details_key: str | None = None, details: dict[str, Any] | None = None) -> int:
+        return previous_id
+
+
+def io_details(key: str, text: str) -> dict[str, Any]:
+    """An ``input``/``output`` detail pair as AWS logs it (never truncated locally)."""
+    return {key: text, key + "Details": {"truncated": False}}
+
+
+def error_details(error: str | None, cause: str | None, **extra: Any) -> dict[str, Any]:
+    """Failure details; AWS omits ``error``/``cause`` when they are absent."""
+    details = dict(extra)
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    return details

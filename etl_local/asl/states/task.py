@@ -1,0 +1,189 @@
+"""Task: call the local handler behind ``Resource`` and log it as AWS does.
+
+A bare Lambda ARN logs LambdaFunction* events and its return value is the result; every
+integration (``lambda:invoke``, SQS, SNS, Glue ``.sync`` ...) logs Task* events, and
+``lambda:invoke`` wraps the return value like the Lambda Invoke API. A ``.sync`` or
+``.waitForTaskToken`` handler returns the final result itself (locally there is no one
+else to call SendTaskSuccess); the token is in ``$$.Task.Token`` and ``ctx.task_token``.
+Handlers get a fresh copy of their input (decoded from the logged JSON), as a real Lambda
+would: nothing they do to it can change the state's input.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from ..errors import StatesError
+from ..execution import Frame, Visit
+from ..history import error_details, io_details, to_json
+from ..paths import PathNotFound, read_path
+from ..retry_catch import TIMEOUT
+from ..tasks import (
+    LAMBDA_INVOKE,
+    TaskClock,
+    TaskContext,
+    TaskHandler,
+    TaskTimedOut,
+    call_within_limits,
+    handler_error,
+    is_bare_lambda_arn,
+    lambda_error,
+    lambda_invoke_result,
+    passthrough_failure,
+    service_of,
+)
+from .base import State, data_limit_error, payload_too_large
+
+WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
+#: What AWS Lambda's Python runtime reports for a return value that is not JSON.
+MARSHAL_ERROR = "Runtime.MarshalError"
+
+
+class TaskState(State):
+    kind = "Task"
+    can_block = True
+    has_retry_count = True
+
+    def __init__(self, name: str, spec: dict[str, Any], query_language: str) -> None:
+        super().__init__(name, spec, query_language)
+        self.resource: str = spec["Resource"]
+        self.parameters = spec.get("Arguments" if self.jsonata else "Parameters")
+        self.result_selector = spec.get("ResultSelector")
+        self.result_path = spec.get("ResultPath", "$")
+        self.timeout = spec.get("TimeoutSeconds")
+        self.timeout_path = spec.get("TimeoutSecondsPath")
+        self.heartbeat = spec.get("HeartbeatSeconds")
+        self.heartbeat_path = spec.get("HeartbeatSecondsPath")
+        self.waits_for_token = self.resource.endswith(WAIT_FOR_TASK_TOKEN)
+        self.bare_lambda = is_bare_lambda_arn(self.resource)
+        self.lambda_invoke = self.resource.removesuffix(WAIT_FOR_TASK_TOKEN) == LAMBDA_INVOKE
+        self.resource_type, self.resource_action = service_of(self.resource)
+
+    def run(self, value: Any, frame: Frame) -> tuple[str | None, Any]:
+        return self.run_guarded(value, frame)
+
+    def attempt(self, visit: Visit) -> Any:
+        if self.waits_for_token and visit.task_token is None:
+            visit.set_task_token(str(uuid.uuid4()))
+        if self.jsonata:
+            arguments = (visit.input if self.parameters is None
+                         else self.evaluate(visit, self.parameters, "Arguments", self.bindings(visit)))
+        else:
+            arguments = self.effective_input(visit)
+            if self.parameters is not None:
+                arguments = self.render(visit, self.parameters, arguments)
+        timeout = self._seconds(visit, self.timeout, self.timeout_path, "TimeoutSeconds")
+        heartbeat = self._seconds(visit, self.heartbeat, self.heartbeat_path, "HeartbeatSeconds")
+        if self.bare_lambda:
+            return self._call_lambda(visit, arguments, timeout, heartbeat)
+        return self._call_integration(visit, arguments, timeout, heartbeat)
+
+    def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
+        if self.jsonata:
+            return self.jsonata_output(visit, result, result=result)
+        return self.jsonpath_output(visit, result, self.result_selector, self.result_path)
+
+    # -- dispatch -------------------------------------------------------------------------
+    def _call_lambda(self, visit: Visit, payload: Any, timeout: int | None, heartbeat: int | None) -> Any:
+        function = self._lambda(visit, self.resource)
+        text = visit.frame.json_text(payload)
+        details = {"resource": self.resource, **io_details("input", text)}
+        if timeout is not None:
+            details["timeoutInSeconds"] = timeout
+        visit.frame.emit("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", details)
+        visit.frame.emit("LambdaFunctionStarted")
+        return self._complete(visit, function, json.loads(text), timeout, heartbeat)
+
+    def _call_integration(self, visit: Visit, parameters: Any, timeout: int | None, heartbeat: int | None) -> Any:
+        tasks = visit.frame.execution.tasks
+        if self.lambda_invoke:
+            if not isinstance(parameters, dict) or not isinstance(parameters.get("FunctionName"), str):
+                raise visit.runtime_error(f"The Task state '{self.name}' calls {self.resource} "
+                                          "without a string 'FunctionName' parameter.")
+            handler = self._lambda(visit, parameters["FunctionName"])
+        else:
+            found = tasks.handler_for(self.resource)
+            if found is None:
+                raise visit.runtime_error(
+                    f"No local handler serves the resource '{self.resource}' of the Task state '{self.name}'. "
+                    "Register one with TaskRegistry.register(resource, handler).")
+            handler = found
+        text = visit.frame.json_text(parameters)
+        details = {"resourceType": self.resource_type, "resource": self.resource_action,
+                   "region": visit.frame.execution.region, "parameters": text}
+        if timeout is not None:
+            details["timeoutInSeconds"] = timeout
+        if heartbeat is not None:
+            details["heartbeatInSeconds"] = heartbeat
+        visit.frame.emit("TaskScheduled", "taskScheduledEventDetails", details)
+        visit.frame.emit("TaskStarted", "taskStartedEventDetails", self._service_details())
+        argument = json.loads(text)
+        if self.lambda_invoke:
+            argument = argument.get("Payload", {})
+        return self._complete(visit, handler, argument, timeout, heartbeat)
+
+    def _lambda(self, visit: Visit, function: str) -> TaskHandler:
+        handler = visit.frame.execution.tasks.lambda_function(function)
+        if handler is None:
+            raise visit.runtime_error(f"No local Lambda function serves '{function}' "
+                                      f"(Task state '{self.name}', resource '{self.resource}').")
+        return handler
+
+    # -- calling and logging the outcome ---------------------------------------------------
+    def _complete(self, visit: Visit, handler: TaskHandler, argument: Any,
+                  timeout: int | None, heartbeat: int | None) -> Any:
+        frame = visit.frame
+        ctx = TaskContext(state_name=self.name, retry_count=visit.retry_count, context_object=visit.context(),
+                          clock=TaskClock(frame.clock, timeout, heartbeat),
+                          execution_name=frame.execution.name, task_token=visit.task_token)
+        try:
+            result = call_within_limits(handler, argument, ctx)
+        except TaskTimedOut:
+            self._log_outcome(visit, "TimedOut", error_details(TIMEOUT, None))
+            raise StatesError(TIMEOUT, None) from None
+        except Exception as exc:
+            error = passthrough_failure(exc)
+            if error is None:
+                is_lambda = self.bare_lambda or self.lambda_invoke
+                error = lambda_error(exc, compact=not self.bare_lambda) if is_lambda else handler_error(exc)
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error from None
+        try:
+            if self.lambda_invoke:
+                result = lambda_invoke_result(result, to_json(result), frame.clock.now())
+            text = frame.json_text(result)
+        except (TypeError, ValueError) as exc:
+            error = StatesError(MARSHAL_ERROR, f"Unable to marshal response: {exc}")
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error from None
+        if payload_too_large(text):
+            error = data_limit_error(self.resource if self.bare_lambda else self.resource_type)
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error
+        self._log_outcome(visit, "Succeeded", io_details("output", text))
+        return result
+
+    def _log_outcome(self, visit: Visit, outcome: str, details: dict[str, Any]) -> None:
+        if self.bare_lambda:
+            visit.frame.emit(f"LambdaFunction{outcome}", f"lambdaFunction{outcome}EventDetails", details)
+        else:
+            visit.frame.emit(f"Task{outcome}", f"task{outcome}EventDetails", {**self._service_details(), **details})
+
+    def _service_details(self) -> dict[str, str]:
+        return {"resourceType": self.resource_type, "resource": self.resource_action}
+
+    def _seconds(self, visit: Visit, value: Any, path: str | None, field: str) -> int | None:
+        """TimeoutSeconds/HeartbeatSeconds from the definition, a path or a JSONata expression."""
+        if path is not None:
+            try:
+                value = read_path(path, self.effective_input(visit), visit.context(), visit.variables)
+            except PathNotFound as missing:
+                raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
+        elif value is None:
+            return None
+        else:
+            value = self.field_value(visit, value, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise visit.runtime_error(f"The {field} value must be a positive integer, got: {to_json(value)}")
+        return value
