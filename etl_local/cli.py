@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,8 +54,7 @@ def _parse_faults(values: list[str]) -> dict[str, list[str]]:
 class Progress:
     """Per-state progress on stderr, from the execution's history events as they happen."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self) -> None:
         self.entered: dict[str, list[float]] = {}
 
     def __call__(self, event: dict) -> None:
@@ -66,10 +66,10 @@ class Progress:
             name = event["stateExitedEventDetails"]["name"]
             starts = self.entered.get(name) or [time.monotonic()]
             took = time.monotonic() - starts.pop(0)
-            print(f"  ok    {name:<24} {took:6.2f}s", file=self.stream, flush=True)
+            print(f"  ok    {name:<24} {took:6.2f}s", file=sys.stderr, flush=True)
         elif kind.endswith("Failed") and kind not in ("ExecutionFailed",):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            print(f"  fail  {kind:<24} {details.get('error', '')}", file=self.stream, flush=True)
+            print(f"  fail  {kind:<24} {details.get('error', '')}", file=sys.stderr, flush=True)
 
 
 def _summary(result) -> str:
@@ -156,6 +156,8 @@ def cmd_messages(args: argparse.Namespace, runtime: LocalRuntime) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="etl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", help="folder for local state (default: .etl in the project)")
+    parser.add_argument("--warehouse-dsn", default=os.environ.get("ETL_WAREHOUSE_DSN"),
+                        help="PostgreSQL to load into (default: $ETL_WAREHOUSE_DSN, else an embedded server in the home folder)")
     parser.add_argument("--virtual-clock", action="store_true", help="Wait states and retry delays take no real time")
     parser.add_argument("--fail", action="append", default=[], metavar="FUNCTION=ERROR[,ERROR]",
                         help="inject faults: the function's next invocations raise these errors, in order")
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             home=Path(args.home) if args.home else None,
             virtual_clock=args.virtual_clock,
             faults=_parse_faults(args.fail),
+            warehouse_dsn=args.warehouse_dsn,
         )
         handlers = {"run": cmd_run, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages}
         return handlers[args.command](args, runtime)

@@ -73,12 +73,15 @@ def _output_to(path: Path | None) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with path.open("ab") as log:
+    streams = sys.stdout, sys.stderr
+    with path.open("a", buffering=1) as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log  # for Python-level writers when sys.stdout is not fd 1 (e.g. under capture)
         try:
             yield
         finally:
+            sys.stdout, sys.stderr = streams
             sys.stdout.flush()
             sys.stderr.flush()
             for fd, copy in zip((1, 2), saved):

@@ -7,6 +7,7 @@ execution id travels in every event and becomes the logs' correlation id.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from typing import Any, Callable, TypeVar
 
@@ -19,6 +20,21 @@ from pydantic import BaseModel, ValidationError
 from etl_core.errors import InputError
 
 E = TypeVar("E", bound=BaseModel)
+
+
+class CurrentStdout:
+    """A stream that writes to whatever ``sys.stdout`` is at the time of writing.
+
+    On Lambda that is always the same stdout; a host that redirects stdout per invocation
+    (the local runtime, a test's capture) would otherwise leave the logger writing to the
+    stream that was current when the handler module was first imported.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def _describe(exc: ValidationError) -> str:
@@ -43,7 +59,7 @@ def stage_handler(stage: str, model: type[E]) -> Callable[[Callable[[E, LambdaCo
     The result's ``records`` (if any) is published as the ``RecordsProcessed`` metric;
     ``ProcessingTime`` is always published, both with the stage as a dimension.
     """
-    logger = Logger()
+    logger = Logger(stream=CurrentStdout())
     tracer = Tracer()
     metrics = Metrics()
 

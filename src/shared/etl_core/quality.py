@@ -56,7 +56,7 @@ def rule_failures(table: pa.Table, rule: Rule) -> pa.Array:
         return pc.invert(keep).combine_chunks()
     column = _column(table, rule, rule.column)
     if rule.check == "accepted_values":
-        failed = pc.invert(pc.is_in(column, value_set=pa.array(rule.values).cast(column.type)))
+        failed = pc.and_(pc.invert(pc.is_in(column, value_set=pa.array(rule.values).cast(column.type))), pc.is_valid(column))
     elif rule.check == "range":
         low = pc.less(column, rule.min) if rule.min is not None else None
         high = pc.greater(column, rule.max) if rule.max is not None else None

@@ -71,8 +71,13 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     return sorted(
         prefix + f.path
         for f in found
-        if f.type == pafs.FileType.File and f.path.endswith(suffix) and not os.path.basename(f.path).startswith(("_", "."))
+        if f.type == pafs.FileType.File and f.path.endswith(suffix) and not _hidden(f.path[len(path):])
     )
+
+
+def _hidden(relative: str) -> bool:
+    """Markers and leftovers (``_SUCCESS``, ``_temporary/``, ``.tmp`` files) are not data."""
+    return any(part.startswith(("_", ".")) or ".tmp-" in part for part in relative.strip("/").split("/"))
 
 
 def read_bytes(uri: str) -> bytes:

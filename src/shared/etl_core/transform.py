@@ -26,6 +26,7 @@ def run_transform(manifest: dict) -> int:
         reader = con.sql(manifest["transform_sql"]).to_arrow_reader(batch_size=64 * 1024)
     except duckdb.Error as exc:
         raise SourceError(f"transform SQL of pipeline {manifest['pipeline']!r} failed: {exc}") from exc
+    storage.delete_prefix(manifest["transformed_uri"])  # a previous run may have been Spark's, with other file names
     target = storage.join(manifest["transformed_uri"], TRANSFORMED_FILE)
     with storage.ParquetSink(target, reader.schema) as sink:
         for batch in reader:

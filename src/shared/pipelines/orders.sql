@@ -1,5 +1,6 @@
 -- Runs unchanged on DuckDB (Lambda) and Spark SQL (Glue): keep to the dialect both share.
--- One output row per order (the driving source); the customer join must not fan out.
+-- One output row per order (the driving source); the customer join must not fan out,
+-- and ties are broken explicitly (NULLS FIRST/LAST too) so both engines pick the same row.
 SELECT
     o.order_id,
     o.customer_id,
@@ -15,7 +16,10 @@ SELECT
 FROM orders AS o
 LEFT JOIN (
     SELECT customer_id, country, email,
-           ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY signup_date DESC) AS rn
+           ROW_NUMBER() OVER (
+               PARTITION BY customer_id
+               ORDER BY signup_date DESC NULLS LAST, country ASC NULLS LAST, email ASC NULLS LAST
+           ) AS rn
     FROM customers
 ) AS c
     ON c.customer_id = o.customer_id AND c.rn = 1

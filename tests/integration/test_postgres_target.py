@@ -1,0 +1,90 @@
+"""The PostgreSQL target on a real server: COPY + upsert in one transaction, quoted identifiers."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from etl_core.errors import TargetError, TransientError
+from etl_core.load.postgres import upsert
+from etl_core.settings import Settings
+from etl_core.spec import PostgresTarget
+
+
+def settings_for(dsn: str) -> Settings:
+    return Settings(lake_uri="", raw_uri="", pipelines_uri="", warehouse_dsn=dsn, warehouse_secret_arn="", idempotency_table="",
+                    idempotency_store="", max_recovery_attempts=2, recovery_delay_seconds=1, glue_threshold_bytes=1)
+
+
+ROWS = pa.table(
+    {
+        "order_id": pa.array([1, 2, 3], pa.int64()),
+        "note": ["plain", 'quote " and, comma', None],
+        "empty": ["", "x", ""],
+        "amount": pa.array([Decimal("1.50"), Decimal("2.25"), None], pa.decimal128(18, 2)),
+        "day": pa.array([dt.date(2026, 11, 26)] * 3, pa.date32()),
+        "at": pa.array([dt.datetime(2026, 11, 26, 10, tzinfo=dt.timezone.utc)] * 3, pa.timestamp("us", tz="UTC")),
+        "ok": [True, False, None],
+    }
+)
+TARGET = PostgresTarget(name="wh", type="postgres", table="analytics.orders", key=["order_id"])
+
+
+def fetch(dsn: str, sql: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_values_round_trip_exactly(warehouse_dsn: str) -> None:
+    assert upsert(ROWS, TARGET, settings_for(warehouse_dsn)) == 3
+    rows = fetch(warehouse_dsn, "SELECT order_id, note, empty, amount, day, at, ok FROM analytics.orders ORDER BY order_id")
+    assert rows[1][1] == 'quote " and, comma'
+    assert rows[0][2] == "" and rows[2][1] is None  # empty string and NULL stay distinct
+    assert rows[0][3] == Decimal("1.50") and rows[2][3] is None
+    assert rows[0][4] == dt.date(2026, 11, 26)
+    assert rows[0][5] == dt.datetime(2026, 11, 26, 10, tzinfo=dt.timezone.utc)
+    assert [r[6] for r in rows] == [True, False, None]
+
+
+def test_rerun_upserts_instead_of_duplicating(warehouse_dsn: str) -> None:
+    settings = settings_for(warehouse_dsn)
+    upsert(ROWS, TARGET, settings)
+    changed = ROWS.set_column(1, "note", pa.array(["new", "new", "new"]))
+    upsert(changed, TARGET, settings)
+    assert fetch(warehouse_dsn, "SELECT count(*), min(note), max(note) FROM analytics.orders") == [(3, "new", "new")]
+
+
+def test_identifiers_are_quoted_not_interpolated(warehouse_dsn: str) -> None:
+    hostile = pa.table({"order_id": [1], 'x"; DROP TABLE t; --': ["v"]})
+    upsert(hostile, PostgresTarget(name="wh", type="postgres", table="public.weird", key=["order_id"]), settings_for(warehouse_dsn))
+    columns = [r[0] for r in fetch(warehouse_dsn, "SELECT column_name FROM information_schema.columns WHERE table_name = 'weird' ORDER BY ordinal_position")]
+    assert columns == ["order_id", 'x"; DROP TABLE t; --']
+
+
+def test_failure_mid_load_leaves_the_table_unchanged(warehouse_dsn: str) -> None:
+    settings = settings_for(warehouse_dsn)
+    upsert(ROWS, TARGET, settings)
+    duplicate_keys = pa.concat_tables([ROWS, ROWS])  # ON CONFLICT cannot touch a row twice: the statement fails
+    with pytest.raises(TargetError, match="target 'wh': table analytics.orders"):
+        upsert(duplicate_keys.set_column(1, "note", pa.array(["changed"] * 6)), TARGET, settings)
+    assert fetch(warehouse_dsn, "SELECT count(*) FROM analytics.orders WHERE note = 'changed'") == [(0,)]
+
+
+def test_existing_table_without_key_constraint_is_a_clear_error(warehouse_dsn: str) -> None:
+    with psycopg.connect(warehouse_dsn) as conn:
+        conn.execute("CREATE TABLE public.nokey (order_id bigint, note text)")
+    with pytest.raises(TargetError, match=r"has no unique constraint on \['order_id'\]"):
+        upsert(ROWS.select(["order_id", "note"]), PostgresTarget(name="wh", type="postgres", table="public.nokey", key=["order_id"]), settings_for(warehouse_dsn))
+
+
+def test_unreachable_server_is_transient() -> None:
+    with pytest.raises(TransientError, match="cannot reach PostgreSQL"):
+        upsert(ROWS, TARGET, settings_for("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
+
+
+def test_missing_configuration_is_named() -> None:
+    with pytest.raises(TargetError, match="needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN"):
+        upsert(ROWS, TARGET, settings_for(""))
