@@ -29,8 +29,14 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_asl_map.py
 
-lint: $(VENV)/.dev-installed
-	$(BIN)/cfn-lint template.yaml
+.venv-tools/bin/sam: requirements-tools.txt
+	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet -r requirements-tools.txt
+	touch $@
+
+lint: .venv-tools/bin/sam
+	.venv-tools/bin/cfn-lint template.yaml
+	.venv-tools/bin/sam validate --lint --region us-east-1
 
 clean:
 	rm -rf .etl .aws-sam
