@@ -24,6 +24,7 @@ run: $(VENV)/.local-installed
 	$(BIN)/etl run --input events/execution-happy-path.json
 
 test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed

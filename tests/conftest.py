@@ -6,6 +6,8 @@ without paying a server start each.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -15,15 +17,23 @@ import pytest
 
 from etl_local.lambda_host import LambdaContext
 from etl_local.runtime import LocalRuntime
-from etl_local.warehouse import start_postgres
+from etl_local.warehouse import start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RAW = REPO / "sample" / "raw"
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return start_postgres(tmp_path_factory.mktemp("pg") / "data")
+def postgres_server() -> Iterator[str]:
+    """Outside pytest's tmp tree: PostgreSQL runs as another user (pgserver, when root) and
+    pytest keeps its tmp folders private (0700), which would lock the server out of its data."""
+    folder = Path(tempfile.mkdtemp(prefix="etl-test-pg-"))
+    folder.chmod(0o755)
+    try:
+        yield start_postgres(folder / "data", temporary=True)
+    finally:
+        stop_postgres(folder / "data")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

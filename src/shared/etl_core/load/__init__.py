@@ -1,13 +1,13 @@
 """Load: write one run's valid rows into one target, so that re-running replaces, never duplicates."""
 from __future__ import annotations
 
+import pyarrow as pa
+
 from etl_core import storage
 from etl_core.layout import RunLayout
 from etl_core.load.lake import write_aggregate, write_partitioned
 from etl_core.settings import Settings
 from etl_core.spec import AggregateTarget, LakeTarget, PipelineSpec, expand
-
-import pyarrow as pa
 
 RUN_COLUMN = "etl_run_id"
 

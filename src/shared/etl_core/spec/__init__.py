@@ -7,136 +7,31 @@ without reading code.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from etl_core import storage
 from etl_core.errors import SpecError
+from etl_core.spec.base import Strict as _Strict
+from etl_core.spec.base import TypeName
+from etl_core.spec.rules import Quality, Rule
+from etl_core.spec.sources import CsvOptions, FileSource, Source
+from etl_core.spec.targets import (
+    Aggregate,
+    AggregateTarget,
+    LakeTarget,
+    PostgresTarget,
+    Target,
+)
 
 PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-#: Column types a spec may declare; they map onto Arrow types in etl_core.schema.
-TypeName = Literal["string", "int32", "int64", "float64", "bool", "date", "timestamp", "decimal(10,2)", "decimal(18,2)"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CsvOptions(_Strict):
-    delimiter: str = ","
-    header: bool = True
-    quote_char: str = '"'
-    encoding: str = "utf8"
-
-
-class FileSource(_Strict):
-    """Objects in S3 (or a local folder): one object or every object under a prefix."""
-
-    name: str
-    type: Literal["s3"] = "s3"
-    uri: str
-    format: Literal["csv", "jsonl", "parquet"]
-    csv: CsvOptions = CsvOptions()
-    columns: dict[str, TypeName]
-
-    @field_validator("columns")
-    @classmethod
-    def _columns_present(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError("declare at least one column")
-        return value
-
-
-Source = Annotated[Union[FileSource], Field(discriminator="type")]
 
 
 class Transform(_Strict):
     sql: str = Field(description="file next to the spec holding the SELECT")
     driving_source: str | None = None
     key: list[str] = []
-
-
-class Rule(_Strict):
-    """One quality rule; which fields apply depends on ``check``."""
-
-    check: Literal["not_null", "unique", "accepted_values", "range", "regex"]
-    column: str | None = None
-    columns: list[str] = []
-    values: list[Any] = []
-    min: float | None = None
-    max: float | None = None
-    pattern: str | None = None
-    severity: Literal["quarantine", "warn", "fail"] = "quarantine"
-
-    @model_validator(mode="after")
-    def _fields_for_check(self) -> "Rule":
-        needs = {
-            "not_null": ("column",),
-            "unique": ("columns",),
-            "accepted_values": ("column", "values"),
-            "range": ("column",),
-            "regex": ("column", "pattern"),
-        }[self.check]
-        missing = [f for f in needs if not getattr(self, f)]
-        if missing:
-            raise ValueError(f"check '{self.check}' needs {', '.join(missing)}")
-        if self.check == "range" and self.min is None and self.max is None:
-            raise ValueError("check 'range' needs min or max")
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {self.pattern!r} is not a valid regular expression: {exc}") from exc
-        return self
-
-    @property
-    def label(self) -> str:
-        target = self.column or ",".join(self.columns)
-        return f"{self.check}({target})"
-
-
-class Quality(_Strict):
-    max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
-    rules: list[Rule] = []
-
-
-class LakeTarget(_Strict):
-    """Valid rows as Parquet, partitioned by the spec's columns (S3 processed)."""
-
-    name: str
-    type: Literal["lake_parquet"]
-    uri: str
-    partition_by: list[str] = []
-
-
-class Aggregate(_Strict):
-    column: str | None = None
-    function: Literal["sum", "count", "mean", "min", "max", "count_distinct"]
-    name: str
-
-
-class AggregateTarget(_Strict):
-    """A grouped summary of the valid rows (S3 aggregated)."""
-
-    name: str
-    type: Literal["lake_aggregate"]
-    uri: str
-    group_by: list[str]
-    aggregates: list[Aggregate]
-
-
-class PostgresTarget(_Strict):
-    """A table in RDS PostgreSQL (or the local embedded PostgreSQL), upserted by key."""
-
-    name: str
-    type: Literal["postgres"]
-    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-    key: list[str]
-
-
-Target = Annotated[Union[LakeTarget, AggregateTarget, PostgresTarget], Field(discriminator="type")]
 
 
 class PipelineSpec(_Strict):
@@ -232,3 +127,9 @@ def expand(template: str, **values: str) -> str:
         return template.format(**values)
     except KeyError as exc:
         raise SpecError(f"unknown placeholder {{{exc.args[0]}}} in {template!r}; known: {', '.join(sorted(values))}") from None
+
+
+__all__ = [
+    "Aggregate", "AggregateTarget", "CsvOptions", "FileSource", "LakeTarget", "PipelineSpec", "PostgresTarget",
+    "Quality", "Rule", "Source", "Target", "Transform", "TypeName", "expand", "load_spec", "load_sql", "parse_spec", "spec_uri",
+]
