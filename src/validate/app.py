@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from etl_core.events import ValidateEvent
 from etl_core.layout import RunLayout
 from etl_core.observability import stage_handler

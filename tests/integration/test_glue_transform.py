@@ -16,16 +16,15 @@ from types import ModuleType
 
 import pyarrow as pa
 import pytest
-from pyspark.sql import SparkSession
-
 from etl_core import storage
 from etl_core.errors import SourceError
-from etl_core.extract import extract_source
+from etl_core.extract import ExtractContext, extract_source
 from etl_core.layout import RunLayout
 from etl_core.plan import RunRequest, plan_run
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
 from etl_core.transform import run_transform
+from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.spark
 
@@ -45,7 +44,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     spec = load_spec(settings.pipelines_uri, PIPELINE)
     layout = RunLayout(settings.lake_uri, PIPELINE, run["run_id"])
     for source in run["sources"]:
-        extract_source(spec, source["name"], layout, source["uri"])
+        extract_source(spec, source["name"], ExtractContext(source["uri"], layout, settings, run["run_date"]))
     return storage.read_json(layout.manifest)
 
 

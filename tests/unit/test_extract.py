@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from etl_core.errors import SourceError, SourceNotFound
-from etl_core.extract import extract_source
+from etl_core.extract import ExtractContext, extract_source
 from etl_core.layout import RunLayout
+from etl_core.settings import Settings
 from etl_core.spec import parse_spec
 
 
@@ -31,7 +31,7 @@ def run(tmp_path: Path, fmt: str, data: bytes, name: str | None = None, **kw) ->
     source = tmp_path / (name or f"in.{fmt}")
     source.write_bytes(data)
     layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
-    result = extract_source(make_spec(fmt, **kw), "s", layout, str(source))
+    result = extract_source(make_spec(fmt, **kw), "s", ExtractContext(str(source), layout, Settings.from_env(), "2026-11-26"))
     staged = pq.read_table(result.staged_uri)
     rejects = pq.read_table(layout.quarantine("extract-s"))
     return result, staged, rejects
@@ -90,20 +90,20 @@ def test_parquet_source_and_schema_drift(tmp_path: Path) -> None:
     path = tmp_path / "in.parquet"
     pq.write_table(pa.table({"id": [1, 2], "amount": ["1.5", "bad"], "seen": ["2026-11-26 10:00:00"] * 2, "tag": ["a", None], "new": [0, 0]}), path)
     layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
-    result = extract_source(make_spec("parquet"), "s", layout, str(path))
+    result = extract_source(make_spec("parquet"), "s", ExtractContext(str(path), layout, Settings.from_env(), "2026-11-26"))
     assert (result.rows_staged, result.rows_rejected) == (1, 1)
     pq.write_table(pa.table({"id": [1]}), path)
     with pytest.raises(SourceError, match=r"in.parquet: missing declared column\(s\) amount, seen, tag"):
-        extract_source(make_spec("parquet"), "s", layout, str(path))
+        extract_source(make_spec("parquet"), "s", ExtractContext(str(path), layout, Settings.from_env(), "2026-11-26"))
 
 
 def test_missing_object_and_empty_prefix(tmp_path: Path) -> None:
     layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
     with pytest.raises(SourceNotFound, match="no object or prefix at"):
-        extract_source(make_spec("csv"), "s", layout, str(tmp_path / "absent.csv"))
+        extract_source(make_spec("csv"), "s", ExtractContext(str(tmp_path / "absent.csv"), layout, Settings.from_env(), "2026-11-26"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="holds no objects"):
-        extract_source(make_spec("csv"), "s", layout, str(tmp_path / "empty"))
+        extract_source(make_spec("csv"), "s", ExtractContext(str(tmp_path / "empty"), layout, Settings.from_env(), "2026-11-26"))
 
 
 def test_rerun_replaces_the_staged_object(tmp_path: Path) -> None:

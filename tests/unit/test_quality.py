@@ -6,7 +6,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from etl_core import storage
 from etl_core.errors import ConservationError, DataQualityError
 from etl_core.layout import RunLayout

@@ -32,6 +32,7 @@ class SourceRef(BaseModel):
 
 
 class ExtractEvent(RunEvent):
+    run_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
     source: SourceRef
 
 

@@ -7,12 +7,17 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 
 from etl_core import quarantine, storage
-from etl_core.extract.files import text_batches
-from etl_core.layout import RunLayout
+from etl_core.extract.batches import ExtractContext, TextBatch
+from etl_core.extract.files import read_files
 from etl_core.schema import arrow_schema, cast_text_columns
 from etl_core.spec import FileSource, PipelineSpec, expand
 
+__all__ = ["CONNECTORS", "ExtractContext", "ExtractResult", "TextBatch", "extract_source", "source_uri"]
+
 ORIGIN = pa.field("_origin", pa.string())
+
+#: Source ``type`` in the spec -> the connector that reads it.
+CONNECTORS = {"s3": read_files}
 
 
 @dataclass(frozen=True)
@@ -31,14 +36,15 @@ def source_uri(source: FileSource, *, raw_uri: str, lake_uri: str, run_date: str
     return expand(source.uri, raw_uri=raw_uri, lake_uri=lake_uri, run_date=run_date)
 
 
-def extract_source(spec: PipelineSpec, source_name: str, layout: RunLayout, uri: str) -> ExtractResult:
+def extract_source(spec: PipelineSpec, source_name: str, ctx: ExtractContext) -> ExtractResult:
     """Stream the source into ``staging/.../sources/<name>/part-0.parquet``; re-running replaces it."""
     source = spec.source(source_name)
+    layout = ctx.layout
     schema = arrow_schema(source.columns).append(ORIGIN)
     staged = storage.join(layout.staged_source(source_name), "part-0.parquet")
     rejects = storage.ParquetSink(layout.quarantine(f"extract-{source_name}"), quarantine.RAW_REJECT_SCHEMA)
     with rejects, storage.ParquetSink(staged, schema) as sink:
-        for batch in text_batches(uri, source):
+        for batch in CONNECTORS[source.type](source, ctx):
             typed, problems = cast_text_columns(batch.table, source.columns)
             bad = sorted(problems)
             if bad:

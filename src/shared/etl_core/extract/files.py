@@ -7,7 +7,6 @@ Malformed lines and undecodable records are returned as rejects instead of faili
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import pyarrow as pa
@@ -16,20 +15,10 @@ import pyarrow.parquet as pq
 
 from etl_core import storage
 from etl_core.errors import SourceError
+from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.spec import FileSource
 
 BATCH_ROWS = 64 * 1024
-
-
-@dataclass
-class TextBatch:
-    """Rows of one object as text (``table``) with their origins, plus the rows rejected so far."""
-
-    table: pa.Table
-    origins: list[str]
-    reject_origins: list[str] = field(default_factory=list)
-    reject_raws: list[str] = field(default_factory=list)
-    reject_reasons: list[str] = field(default_factory=list)
 
 
 def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
@@ -160,8 +149,9 @@ def _parquet_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
 READERS = {"csv": _csv_batches, "jsonl": _jsonl_batches, "parquet": _parquet_batches}
 
 
-def text_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
-    """Batches from every object at ``uri`` (an object, or every object under a prefix)."""
+def read_files(source: FileSource, ctx: ExtractContext) -> Iterator[TextBatch]:
+    """Batches from every object at the source's URI (an object, or every object under a prefix)."""
+    uri = ctx.uri
     objects = storage.list_files(uri)
     if not objects:
         raise SourceError(f"source {source.name!r}: {uri} holds no objects")
