@@ -1,7 +1,16 @@
 """A local AWS Step Functions interpreter: runs Amazon States Language definitions in-process.
 
 The engine (StateMachine, states, Retry/Catch, history, clocks, task dispatch) sits on the
-expression layer (paths, payload templates, intrinsics, Choice rules, JSONata, validation).
+expression layer (paths, payload templates, intrinsics, Choice rules, JSONata, validation)::
+
+    tasks = TaskRegistry()
+    tasks.set_lambda_resolver(lambda name_or_arn: HANDLERS[lambda_function_name(name_or_arn)])
+    tasks.register("arn:aws:states:::sqs:sendMessage", send_message)   # handler(parameters, ctx)
+    result = StateMachine(definition, name="etl").execute({"pipeline": "orders"}, tasks=tasks,
+                                                          clock=VirtualClock(), on_event=print)
+    result.status, result.output, result.error, result.cause, result.history
+
+``on_event`` may be called from worker threads (concurrent Map iterations / Parallel branches).
 """
 from __future__ import annotations
 

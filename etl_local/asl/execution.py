@@ -66,6 +66,8 @@ class Execution:
     role_arn: str
     tasks: TaskRegistry
     history: History
+    #: When TimeoutSeconds started counting: the start, or the latest redrive.
+    timeout_from: datetime
     timeout_seconds: float | None = None
     region: str = field(init=False)
     context_execution: dict[str, Any] = field(init=False)
@@ -102,9 +104,11 @@ class Frame:
                      self.history if history is None else history)
 
     def emit(self, event_type: str, details_key: str | None = None,
-             details: dict[str, Any] | None = None) -> int:
-        event_id = self.history.append(event_type, format_timestamp(self.clock.now()),
-                                       self.last_event_id, details_key, details)
+             details: dict[str, Any] | None = None, timestamp: str | None = None) -> int:
+        """Log an event after this frame's previous one; return its id."""
+        if timestamp is None:
+            timestamp = format_timestamp(self.clock.now())
+        event_id = self.history.append(event_type, timestamp, self.last_event_id, details_key, details)
         self.last_event_id = event_id
         return event_id
 
@@ -128,14 +132,14 @@ class Frame:
         if self.abort.is_set():
             raise BranchAborted()
         timeout = self.execution.timeout_seconds
-        if timeout is not None and (self.clock.now() - self.execution.start_time).total_seconds() >= timeout:
+        if timeout is not None and (self.clock.now() - self.execution.timeout_from).total_seconds() >= timeout:
             raise ExecutionTimedOut()
 
     def sleep(self, seconds: float) -> None:
         """Wait (Wait state, retry delay), cut short by the execution's TimeoutSeconds."""
         timeout = self.execution.timeout_seconds
         if timeout is not None:
-            left = timeout - (self.clock.now() - self.execution.start_time).total_seconds()
+            left = timeout - (self.clock.now() - self.execution.timeout_from).total_seconds()
             if seconds >= left:
                 self.clock.sleep(max(left, 0.0))
                 raise ExecutionTimedOut()
@@ -214,18 +218,19 @@ class FailurePoint:
 def run_program(program: Program, value: Any, frame: Frame, start_at: str | None = None) -> Any:
     """Run states from ``start_at`` (default StartAt) until one ends the program; return its output.
 
-    An uncaught ``StatesError`` leaves with ``failure_point`` naming the state that raised it
-    in this program, so the outermost program's failure point is the state to redrive.
+    An uncaught ``StatesError`` (or the execution timing out) leaves with ``failure_point``
+    naming the state it left in this program, so the outermost program's failure point is the
+    state to redrive.
     """
     states = program.states
     name: str | None = program.start_at if start_at is None else start_at
     while True:
-        frame.check()
         state = states[name]  # type: ignore[index]
         try:
+            frame.check()
             name, value = state.run(value, frame)
-        except StatesError as err:
-            err.failure_point = FailurePoint(state.name, value, frame.variables)  # type: ignore[attr-defined]
+        except (StatesError, ExecutionTimedOut) as err:
+            err.failure_point = FailurePoint(state.name, value, frame.variables)  # type: ignore[union-attr]
             raise
         if name is None:
             return value

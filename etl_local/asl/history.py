@@ -49,9 +49,14 @@ class DiscardedHistory(History):
         return previous_id
 
 
+#: ``...Details`` of a payload: never truncated locally. One shared object, because a large
+#: Map logs hundreds of thousands of them; treat history events as read-only.
+NOT_TRUNCATED: dict[str, bool] = {"truncated": False}
+
+
 def io_details(key: str, text: str) -> dict[str, Any]:
-    """An ``input``/``output`` detail pair as AWS logs it (never truncated locally)."""
-    return {key: text, key + "Details": {"truncated": False}}
+    """An ``input``/``output`` detail pair as AWS logs it."""
+    return {key: text, key + "Details": NOT_TRUNCATED}
 
 
 def error_details(error: str | None, cause: str | None, **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from etl_local.asl.errors import StatesError
-from etl_local.asl.intrinsic_syntax import Argument, Call, IntrinsicSyntaxError, Literal, PathArg, parse_intrinsic
+from etl_local.asl.intrinsic_syntax import (
+    Argument,
+    Call,
+    IntrinsicSyntaxError,
+    Literal,
+    PathArg,
+    parse_intrinsic,
+)
 from etl_local.asl.paths import compact_json, read_path
 
 __all__ = ["evaluate_intrinsic", "intrinsic_function", "is_intrinsic", "java_text", "parse_cached_intrinsic"]

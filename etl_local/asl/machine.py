@@ -9,11 +9,18 @@ from typing import Any
 
 from .clock import Clock, RealClock
 from .errors import DefinitionError, StatesError
-from .execution import AbortSignal, Execution, ExecutionTimedOut, FailurePoint, Frame, run_program
+from .execution import (
+    AbortSignal,
+    Execution,
+    ExecutionTimedOut,
+    FailurePoint,
+    Frame,
+    run_program,
+)
 from .history import EventListener, History, error_details, io_details, to_json
+from .retry_catch import TIMEOUT
 from .states import compile_program
 from .states.base import PAYLOAD_LIMIT_BYTES
-from .retry_catch import TIMEOUT
 from .tasks import TaskRegistry
 from .validation import validate_definition
 
@@ -79,20 +86,22 @@ class StateMachine:
                              "AWS rejects it at StartExecution.")
         name = name or str(uuid.uuid4())
         history = History(on_event)
-        execution = self._execution(name, input_value, clock.now(), tasks, history, role_arn)
+        start = clock.now()
+        execution = self._execution(name, input_value, start, tasks, history, role_arn, start)
         frame = Frame(execution, clock, {}, AbortSignal(), 0)
         frame.emit("ExecutionStarted", "executionStartedEventDetails",
                    {**io_details("input", input_text), "roleArn": execution.role_arn})
         return self._run(execution, frame, input_value, None, redrive_count=0)
 
     def _execution(self, name: str, input_value: Any, start: datetime, tasks: TaskRegistry,
-                   history: History, role_arn: str | None) -> Execution:
+                   history: History, role_arn: str | None, timeout_from: datetime) -> Execution:
         prefix, _, _ = self.arn.partition(":stateMachine:")
         account = self.arn.split(":")[4] or DEFAULT_ACCOUNT
         return Execution(arn=f"{prefix}:execution:{self.name}:{name}", name=name,
                          state_machine_arn=self.arn, state_machine_name=self.name, input=input_value,
                          start_time=start, role_arn=role_arn or f"arn:aws:iam::{account}:role/StepFunctionsLocal",
-                         tasks=tasks, history=history, timeout_seconds=self.timeout_seconds)
+                         tasks=tasks, history=history, timeout_from=timeout_from,
+                         timeout_seconds=self.timeout_seconds)
 
     def _redrive(self, previous: ExecutionResult, *, tasks: TaskRegistry, clock: Clock,
                  on_event: EventListener | None, role_arn: str | None) -> ExecutionResult:
@@ -100,7 +109,8 @@ class StateMachine:
             raise ValueError(f"Only a failed execution can be redriven; {previous.execution_arn} is {previous.status}.")
         history = History(on_event)
         history.events.extend(previous.history)
-        execution = self._execution(previous.name, previous.input, previous.start_date, tasks, history, role_arn)
+        execution = self._execution(previous.name, previous.input, previous.start_date, tasks, history, role_arn,
+                                    clock.now())
         redrive_count = previous.redrive_count + 1
         execution.context_execution["RedriveCount"] = redrive_count
         frame = Frame(execution, clock, dict(previous.variables), AbortSignal(), len(history.events))
@@ -119,8 +129,9 @@ class StateMachine:
             status, error, cause = "FAILED", err.error, err.cause
             failure = getattr(err, "failure_point", None)
             frame.emit("ExecutionFailed", "executionFailedEventDetails", error_details(error, cause))
-        except ExecutionTimedOut:
+        except ExecutionTimedOut as timed_out:
             status, error = "TIMED_OUT", TIMEOUT
+            failure = getattr(timed_out, "failure_point", None)
             frame.emit("ExecutionTimedOut", "executionTimedOutEventDetails", {"error": TIMEOUT})
         else:
             status = "SUCCEEDED"

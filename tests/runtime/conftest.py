@@ -5,7 +5,13 @@ from typing import Any, Callable
 
 import pytest
 
-from etl_local.asl import ExecutionResult, StateMachine, TaskRegistry, VirtualClock, lambda_function_name
+from etl_local.asl import (
+    ExecutionResult,
+    StateMachine,
+    TaskRegistry,
+    VirtualClock,
+    lambda_function_name,
+)
 from etl_local.conformance import HELPERS
 
 LAMBDA = "arn:aws:lambda:us-east-1:000000000000:function:"

@@ -108,3 +108,16 @@ def test_redrive_resumes_at_the_failed_state(run) -> None:
     kinds = types(sm_result)
     assert kinds[:len(failed.history)] == types(failed)
     assert kinds[len(failed.history)] == "ExecutionRedriven" and kinds[-1] == "ExecutionSucceeded"
+
+
+def test_timed_out_execution_can_be_redriven_with_a_fresh_timeout(run) -> None:
+    definition = machine(("Prepare", {"Type": "Pass", "Result": {"ready": True}}),
+                         ("Slow", {"Type": "Wait", "Seconds": 100}),
+                         ("Hold", {"Type": "Wait", "Seconds": 100}),
+                         ("Finish", {"Type": "Pass", "Parameters": {"done.$": "$.ready"}}), TimeoutSeconds=150)
+    timed_out = run(definition, {})
+    assert (timed_out.status, timed_out.failed_state, timed_out.failed_state_input) == (
+        "TIMED_OUT", "Hold", {"ready": True})
+    redriven = run(definition, None, redrive_from=timed_out)
+    assert (redriven.status, redriven.output) == ("SUCCEEDED", {"done": True})
+    assert types(redriven).count("PassStateEntered") == 2  # Prepare is not run again

@@ -48,7 +48,12 @@ def test_max_concurrency_is_respected_with_real_threads(run) -> None:
 
 def test_max_concurrency_one_is_strictly_sequential(run) -> None:
     order: list[int] = []
-    run.functions["record"] = lambda event, ctx: order.append(event) or event
+
+    def record(event: Any, ctx: TaskContext) -> Any:
+        order.append(event)
+        return event
+
+    run.functions["record"] = record
     result = run(machine(("Fan", map_state(task("record"), MaxConcurrency=1))), list(range(20)), clock=RealClock())
     assert order == list(range(20)) and result.output == list(range(20))
     starts = [e["mapIterationStartedEventDetails"]["index"] for e in result.history

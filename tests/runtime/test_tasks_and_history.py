@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from etl_local.asl import DefinitionError, StateMachine, TaskContext, TaskFailed, TaskRegistry, VirtualClock
+from etl_local.asl import (
+    DefinitionError,
+    StateMachine,
+    TaskContext,
+    TaskFailed,
+    TaskRegistry,
+    VirtualClock,
+)
 
 from .conftest import LAMBDA, machine, task, types
 

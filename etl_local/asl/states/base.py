@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..clock import format_timestamp
 from ..errors import StatesError
 from ..execution import Frame, Visit
-from ..history import io_details, to_json
+from ..history import NOT_TRUNCATED, io_details, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
 from ..paths import PathNotFound, apply_result_path, select_path
 from ..payload import render_template
@@ -66,10 +66,8 @@ class State:
     # -- entering and leaving ---------------------------------------------------------
     def enter(self, value: Any, frame: Frame) -> Visit:
         moment = format_timestamp(frame.clock.now())
-        details = {"name": self.name, "input": frame.json_text(value), "inputDetails": {"truncated": False}}
-        event_id = frame.history.append(self.entered_type, moment, frame.last_event_id,
-                                        "stateEnteredEventDetails", details)
-        frame.last_event_id = event_id
+        details = {"name": self.name, "input": frame.json_text(value), "inputDetails": NOT_TRUNCATED}
+        event_id = frame.emit(self.entered_type, "stateEnteredEventDetails", details, moment)
         return Visit(self, frame, value, event_id, moment)
 
     def output_json(self, visit: Visit, output: Any) -> str:
@@ -84,7 +82,7 @@ class State:
         details = {"name": self.name, **io_details("output", output_text)}
         if assigned:
             details["assignedVariables"] = {key: to_json(value) for key, value in assigned.items()}
-            details["assignedVariablesDetails"] = {"truncated": False}
+            details["assignedVariablesDetails"] = NOT_TRUNCATED
         visit.frame.emit(self.exited_type, "stateExitedEventDetails", details)
         if assigned:
             visit.frame.variables.update(assigned)

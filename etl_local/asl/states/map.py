@@ -16,10 +16,10 @@ from ..clock import Clock
 from ..errors import StatesError
 from ..execution import RUNTIME, AbortSignal, BranchAborted, Frame, Visit, run_program
 from ..history import DiscardedHistory, error_details, to_json
+from ..jsonata_eval import evaluate_jsonata_typed
 from ..paths import PathNotFound, read_path
 from ..payload import render_template
 from ..retry_catch import error_output
-from ..jsonata_eval import evaluate_jsonata_typed
 from .base import ABSENT, State, branch_failure, mark_branch_failure
 
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
@@ -39,7 +39,7 @@ class MapState(State):
         self.items_path = spec.get("ItemsPath", "$")
         self.items = spec.get("Items", ABSENT)
         self.item_selector = spec.get("ItemSelector", spec.get("Parameters"))
-        self.item_batcher = spec.get("ItemBatcher")
+        self.item_batcher: dict[str, Any] | None = spec.get("ItemBatcher")
         self.unsupported = [field for field in ("ItemReader", "ResultWriter") if field in spec]
         self.result_selector = spec.get("ResultSelector")
         self.result_path = spec.get("ResultPath", "$")
@@ -60,7 +60,7 @@ class MapState(State):
         if tolerated_percentage is not None and tolerated_percentage > 100:
             raise visit.runtime_error("ToleratedFailurePercentage must be between 0 and 100.")
         if self.item_batcher is not None:
-            items = self._batches(visit, data, items)
+            items = self._batches(visit, self.item_batcher, data, items)
         if self.distributed:
             map_run_arn = (frame.execution.state_machine_arn.replace(":stateMachine:", ":mapRun:")
                            + f"/{self.name}:{uuid.uuid4()}")
@@ -133,9 +133,8 @@ class MapState(State):
             raise visit.runtime_error(f"The {where} field must be a non-negative integer, got: {to_json(value)}")
         return int(value)
 
-    def _batches(self, visit: Visit, data: Any, items: list[Any]) -> list[Any]:
+    def _batches(self, visit: Visit, batcher: dict[str, Any], data: Any, items: list[Any]) -> list[Any]:
         """ItemBatcher: iterations get ``{"Items": [...], "BatchInput": ...}``."""
-        batcher = self.item_batcher
         size = batcher.get("MaxItemsPerBatch")
         if "MaxItemsPerBatchPath" in batcher:
             size = read_path(batcher["MaxItemsPerBatchPath"], data, visit.context(), visit.variables)

@@ -50,7 +50,7 @@ class FailState(State):
         else:
             error = self._from_path(visit, self.error_path, "ErrorPath") if self.error_path else self.error
             cause = self._from_path(visit, self.cause_path, "CausePath") if self.cause_path else self.cause
-        raise StatesError(error, cause)
+        raise StatesError(error, cause)  # type: ignore[arg-type]  # a bare Fail has no error at all
 
     def _from_path(self, visit: Visit, path: str, field: str) -> str:
         try:

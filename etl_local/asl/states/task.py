@@ -88,7 +88,7 @@ class TaskState(State):
     def _call_lambda(self, visit: Visit, payload: Any, timeout: int | None, heartbeat: int | None) -> Any:
         function = self._lambda(visit, self.resource)
         text = visit.frame.json_text(payload)
-        details = {"resource": self.resource, **io_details("input", text)}
+        details: dict[str, Any] = {"resource": self.resource, **io_details("input", text)}
         if timeout is not None:
             details["timeoutInSeconds"] = timeout
         visit.frame.emit("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", details)
@@ -110,8 +110,8 @@ class TaskState(State):
                     "Register one with TaskRegistry.register(resource, handler).")
             handler = found
         text = visit.frame.json_text(parameters)
-        details = {"resourceType": self.resource_type, "resource": self.resource_action,
-                   "region": visit.frame.execution.region, "parameters": text}
+        details: dict[str, Any] = {"resourceType": self.resource_type, "resource": self.resource_action,
+                                   "region": visit.frame.execution.region, "parameters": text}
         if timeout is not None:
             details["timeoutInSeconds"] = timeout
         if heartbeat is not None:

@@ -23,7 +23,7 @@ class WaitState(State):
         self.seconds = spec.get("Seconds")
         self.seconds_path = spec.get("SecondsPath")
         self.timestamp = spec.get("Timestamp")
-        self.timestamp_path = spec.get("TimestampPath")
+        self.timestamp_path: Any = spec.get("TimestampPath")
 
     def run(self, value: Any, frame: Frame) -> tuple[str | None, Any]:
         visit = self.enter(value, frame)
@@ -58,11 +58,12 @@ class WaitState(State):
                 raise visit.runtime_error(f"The Timestamp field does not contain a valid ISO-8601 extended "
                                           f"offset date-time format string: {text}")
             return self._until(visit, moment)
-        text = self._read(visit, self.timestamp_path, data)
+        path: str = self.timestamp_path  # validation guarantees one of the four fields
+        text = self._read(visit, path, data)
         moment = parse_timestamp(text)
         if moment is None:
             raise visit.runtime_error("The TimestampPath parameter does not reference a valid ISO-8601 extended "
-                                      f"offset date-time format string: {self.timestamp_path} == {text}")
+                                      f"offset date-time format string: {path} == {text}")
         return self._until(visit, moment)
 
     def _read(self, visit: Visit, path: str, data: Any) -> Any:
