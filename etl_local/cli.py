@@ -4,6 +4,7 @@
     etl invoke FUNCTION --event FILE       what `sam local invoke FUNCTION -e FILE` does, without Docker
     etl executions                         list persisted executions
     etl history EXECUTION                  GetExecutionHistory of one execution
+    etl redrive EXECUTION [--from STATE]   resume a failed or killed execution where it stopped
     etl messages                           what the local SQS queues and SNS topics received
     etl conformance FILE                   run an ASL conformance corpus
 """
@@ -101,6 +102,15 @@ def cmd_run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
+def cmd_redrive(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    try:
+        result = runtime.redrive(args.execution, from_state=args.from_state, on_event=None if args.quiet else Progress())
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"etl: {exc.args[0]}") from None
+    print(_summary(result))
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
 def cmd_invoke(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     event = _read_json(args.event, "event")
     try:
@@ -159,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse-dsn", default=os.environ.get("ETL_WAREHOUSE_DSN"),
                         help="PostgreSQL to load into (default: $ETL_WAREHOUSE_DSN, else an embedded server in the home folder)")
     parser.add_argument("--virtual-clock", action="store_true", help="Wait states and retry delays take no real time")
-    parser.add_argument("--fail", action="append", default=[], metavar="FUNCTION=ERROR[,ERROR]",
-                        help="inject faults: the function's next invocations raise these errors, in order")
+    parser.add_argument("--fail", action="append", default=[], metavar="FUNCTION=FAULT[,FAULT]",
+                        help="inject faults into the function's next invocations, in order: an error name to raise, "
+                             "'pass' to let one through, 'hang' to block (then kill the process and redrive)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the state machine on an input")
     run.add_argument("--input", default=DEFAULT_INPUT, help=f"execution input JSON file (default {DEFAULT_INPUT})")
@@ -176,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     history = sub.add_parser("history", help="show an execution's history")
     history.add_argument("execution", help="execution name or ARN")
     history.add_argument("--json", action="store_true")
+    redrive = sub.add_parser("redrive", help="resume a failed or killed execution without re-running completed states")
+    redrive.add_argument("execution", help="execution name or ARN")
+    redrive.add_argument("--from", dest="from_state", help="top-level state to resume at (default: the one that failed)")
+    redrive.add_argument("--quiet", action="store_true", help="no per-state progress")
     sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
     conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
     conformance.add_argument("file")
@@ -193,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             faults=_parse_faults(args.fail),
             warehouse_dsn=args.warehouse_dsn,
         )
-        handlers = {"run": cmd_run, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages}
+        handlers = {"run": cmd_run, "redrive": cmd_redrive, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages}
         return handlers[args.command](args, runtime)
     except (TemplateError, DefinitionError) as exc:
         print(f"etl: {exc}", file=sys.stderr)

@@ -92,8 +92,10 @@ def _output_to(path: Path | None) -> Iterator[None]:
 class LambdaHost:
     """Imports and invokes the template's functions; optionally injects faults for testing.
 
-    ``faults`` maps a function's logical id to error names raised on its next invocations,
-    in order (e.g. ``{"ExtractFunction": ["TransientError"]}`` fails the first call only).
+    ``faults`` maps a function's logical id to what its next invocations do, in order: an
+    error name raises that error (``{"ExtractFunction": ["TransientError"]}`` fails the first
+    call only), ``pass`` lets the call through, ``hang`` blocks it for good (to kill the
+    process mid-stage and test recovery).
     """
 
     def __init__(
@@ -147,9 +149,11 @@ class LambdaHost:
         with _INVOKE_LOCK, _environment(self.environment(fn)):
             self.invocations[fn.logical_id] += 1
             pending = self.faults.get(fn.logical_id)
-            if pending:
-                error = pending.pop(0)
-                raise type(error, (InjectedFault,), {})(f"fault injected into {fn.logical_id} (invocation {self.invocations[fn.logical_id]})")
+            fault = pending.pop(0) if pending else "pass"
+            if fault == "hang":
+                threading.Event().wait()
+            if fault != "pass":
+                raise type(fault, (InjectedFault,), {})(f"fault injected into {fn.logical_id} (invocation {self.invocations[fn.logical_id]})")
             log = self.log_dir / f"{fn.logical_id}.log" if self.log_dir else None
             with _output_to(log):
                 handler = getattr(self._module(fn), fn.handler.rpartition(".")[2])

@@ -6,6 +6,7 @@ it runs whatever the template declares, with local stand-ins chosen by configura
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from etl_local.asl import RealClock, StateMachine, TaskRegistry, VirtualClock
+from etl_local.asl import ExecutionResult, RealClock, StateMachine, TaskRegistry, VirtualClock
 from etl_local.integrations import LocalGlue, LocalMessaging
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
@@ -103,18 +104,123 @@ class LocalRuntime:
         name: str | None = None,
         state_machine: str | None = None,
         on_event: Callable[[dict], None] | None = None,
-    ):
+    ) -> ExecutionResult:
         """Start an execution, wait for it, persist it; returns the engine's ExecutionResult."""
         machine = self.state_machine(state_machine)
-        clock = VirtualClock() if self.virtual_clock else RealClock()
-        result = machine.execute(
-            execution_input, name=name or str(uuid.uuid4()), tasks=self._registry(), clock=clock, on_event=on_event
-        )
-        self.store.save(describe(result, machine.arn, execution_input), result.history)
+        name = name or str(uuid.uuid4())
+        started = {
+            "executionArn": f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}",
+            "stateMachineArn": machine.arn,
+            "name": name,
+            "startDate": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "input": json.dumps(execution_input),
+        }
+        with self.store.begin(started) as journal:
+            result = machine.execute(
+                execution_input, name=name, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event)
+            )
+        self._save(result, machine, execution_input)
         return result
+
+    def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None) -> ExecutionResult:
+        """Resume a failed (or killed) execution without re-running the states that completed.
+
+        Like AWS's RedriveExecution it keeps the execution's name, input and history and
+        continues at the unsuccessful step. That step is the last top-level state that
+        failed (its failure may have been caught and routed to an error path), the state a
+        killed process was in, or ``from_state`` when given; its recorded input is reused.
+        """
+        record = self.store.load(name)
+        description = record["execution"]
+        if description["status"] == "SUCCEEDED":
+            raise ValueError(f"execution {description['name']!r} SUCCEEDED: there is nothing to redrive")
+        machine = self.state_machine(description["stateMachineArn"].rsplit(":", 1)[-1])
+        previous = failure_point(record, machine, from_state)
+        with self.store.begin({**description, "startDate": description["startDate"]}) as journal:
+            result = machine.execute(
+                previous.input, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event), redrive_from=previous
+            )
+        self._save(result, machine, previous.input)
+        return result
+
+    def _clock(self):
+        return VirtualClock() if self.virtual_clock else RealClock()
+
+    def _save(self, result: ExecutionResult, machine: StateMachine, execution_input: Any) -> None:
+        redrive = {
+            "failed_state": result.failed_state,
+            "failed_state_input": result.failed_state_input,
+            "variables": result.variables,
+            "redrive_count": result.redrive_count,
+        }
+        self.store.save(describe(result, machine.arn, execution_input), result.history, redrive)
 
     def invoke(self, function: str, event: Any) -> Any:
         return self.host.invoke(function, event)
+
+
+def _journaling(journal, on_event: Callable[[dict], None] | None) -> Callable[[dict], None]:
+    def record(event: dict) -> None:
+        journal.write(json.dumps(event, default=str) + "\n")
+        if on_event is not None:
+            on_event(event)
+
+    return record
+
+
+FAILURE_EVENTS = ("Failed", "TimedOut", "Aborted")
+
+
+def failure_point(record: dict[str, Any], machine: StateMachine, from_state: str | None) -> ExecutionResult:
+    """What the engine's redrive needs, rebuilt from a stored execution's history.
+
+    Scans the top-level states in history order: the state to resume is ``from_state``, else
+    the last one that failed (a failure event while it ran, caught or not), else the one a
+    killed process never exited. Its input is the one recorded when it was last entered, and
+    the variables are those top-level states had assigned before it.
+    """
+    description, events = record["execution"], record["events"]
+    top_level = set(machine.definition["States"])
+    entered_input: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+    variables_at: dict[str, dict[str, Any]] = {}
+    current = failed = None
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in top_level:
+            current = event["stateEnteredEventDetails"]["name"]
+            entered_input[current] = json.loads(event["stateEnteredEventDetails"].get("input") or "null")
+            variables_at[current] = dict(variables)
+        elif kind.endswith("StateExited") and event["stateExitedEventDetails"]["name"] == current:
+            for key, value in (event["stateExitedEventDetails"].get("assignedVariables") or {}).items():
+                variables[key] = json.loads(value)
+            current = None
+        elif current is not None and kind.endswith(FAILURE_EVENTS) and not kind.startswith("Execution"):
+            failed = current
+    state = from_state or failed or current or (record.get("redrive") or {}).get("failed_state")
+    if state is None:
+        raise ValueError(f"execution {description['name']!r} has no failed state to redrive from")
+    if state not in entered_input:
+        entered = ", ".join(name for name in entered_input) or "none"
+        raise ValueError(f"state {state!r} was never entered by execution {description['name']!r} (entered: {entered})")
+    stored = record.get("redrive") or {}
+    return ExecutionResult(
+        execution_arn=description["executionArn"],
+        name=description["name"],
+        status="ABORTED" if description["status"] == "RUNNING" else description["status"],
+        output=None,
+        error=description.get("error"),
+        cause=description.get("cause"),
+        start_date=dt.datetime.fromisoformat(description["startDate"]),
+        stop_date=dt.datetime.now(dt.timezone.utc),
+        history=events,
+        state_machine_arn=description["stateMachineArn"],
+        input=json.loads(description["input"]),
+        failed_state=state,
+        failed_state_input=entered_input[state],
+        variables=variables_at[state],
+        redrive_count=int(stored.get("redrive_count") or 0),
+    )
 
 
 def describe(result, state_machine_arn: str, execution_input: Any) -> dict[str, Any]:

@@ -47,6 +47,15 @@ def test_failed_run_exits_nonzero_with_error_and_cause(etl) -> None:
     assert "== sqs: DeadLetterQueue" in out and "== sns: NotificationTopic" in out
 
 
+def test_redrive_from_the_command_line(etl) -> None:
+    code, _, _ = etl("run", "--input", "events/execution-failing-source.json", "--name", "to-redrive", "--quiet")
+    assert code == 1
+    code, out, err = etl("redrive", "to-redrive", "--from", "Plan")
+    assert code == 1 and "error  SourceNotFound" in out and "ok    Plan" in err  # still missing: fails again
+    with pytest.raises(SystemExit, match="state 'Nope' was never entered"):
+        etl("redrive", "to-redrive", "--from", "Nope")
+
+
 def test_invoke_prints_the_result_or_the_lambda_error(etl, tmp_path: Path) -> None:
     code, out, _ = etl("invoke", "ErrorHandlerFunction", "--event", "events/error_handler.json")
     assert code == 0 and json.loads(out)["classification"] == "retryable"

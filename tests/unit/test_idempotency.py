@@ -1,6 +1,7 @@
 """The file-backed Powertools persistence layer behaves like the DynamoDB one for our loads."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
+
 from etl_core.errors import InputError
 from etl_core.idempotency import FilePersistenceLayer, persistence_layer
 from etl_core.settings import Settings
@@ -69,3 +71,30 @@ def test_layer_is_chosen_by_configuration(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("IDEMPOTENCY_STORE")
     with pytest.raises(InputError, match="set IDEMPOTENCY_TABLE"):
         persistence_layer(Settings.from_env())
+
+
+def test_in_progress_record_of_a_dead_process_is_stale(tmp_path: Path, lambda_context) -> None:
+    """A local run killed mid-load must not block its redrive until the Lambda timeout passes."""
+    import json
+    import subprocess
+    import sys
+
+    config = IdempotencyConfig(event_key_jmespath="run_id")
+    config.register_lambda_context(lambda_context)
+    store = FilePersistenceLayer(tmp_path)
+
+    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
+    def load(request: dict) -> dict:
+        return {"loaded": True}
+
+    assert load(request={"run_id": "r1"}) == {"loaded": True}
+    record = next(tmp_path.glob("*.json"))
+    item = json.loads(record.read_text())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    item.update(status="INPROGRESS", owner_pid=int(dead.stdout), in_progress_expiry_timestamp=10**15)
+    record.write_text(json.dumps(item))
+    assert load(request={"run_id": "r1"}) == {"loaded": True}
+    item.update(status="INPROGRESS", owner_pid=os.getpid())
+    record.write_text(json.dumps(item))
+    with pytest.raises(IdempotencyAlreadyInProgressError):
+        load(request={"run_id": "r1"})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from etl_core.recovery import classify, decide
 
 
@@ -17,6 +18,7 @@ from etl_core.recovery import classify, decide
         ("OperationalError", "server closed the connection: connection reset by peer", "retryable"),
         ("ClientError", "An error occurred (ThrottlingException): Rate exceeded", "retryable"),
         ("KeyError", "'x'", "non_retryable"),
+        ("IdempotencyAlreadyInProgressError", "", "retryable"),
     ],
 )
 def test_classification(error: str, cause: str, expected: str) -> None:

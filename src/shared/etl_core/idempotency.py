@@ -30,7 +30,12 @@ from etl_core.settings import Settings
 
 
 class FilePersistenceLayer(BasePersistenceLayer):
-    """One JSON file per idempotency key; ``O_EXCL`` creation stands in for DynamoDB's conditional put."""
+    """One JSON file per idempotency key; ``O_EXCL`` creation stands in for DynamoDB's conditional put.
+
+    Records also name the process that wrote them: an INPROGRESS record whose process is
+    gone (a local run killed mid-load) is stale at once, where on Lambda it would wait for
+    the in-progress expiry (the function's timeout) before a retry may run.
+    """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         super().__init__()
@@ -40,12 +45,16 @@ class FilePersistenceLayer(BasePersistenceLayer):
     def _path(self, key: str) -> Path:
         return self.folder / (key.replace("/", "_").replace("#", "_") + ".json")
 
-    def _get_record(self, idempotency_key: str) -> DataRecord:
+    def _read(self, idempotency_key: str) -> tuple[DataRecord, int | None]:
         try:
             item = json.loads(self._path(idempotency_key).read_text())
         except FileNotFoundError as exc:
             raise IdempotencyItemNotFoundError from exc
-        return DataRecord(idempotency_key=idempotency_key, **item)
+        owner = item.pop("owner_pid", None)
+        return DataRecord(idempotency_key=idempotency_key, **item), owner
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        return self._read(idempotency_key)[0]
 
     def _write(self, data_record: DataRecord, flags: int) -> None:
         item = {
@@ -54,6 +63,7 @@ class FilePersistenceLayer(BasePersistenceLayer):
             "in_progress_expiry_timestamp": data_record.in_progress_expiry_timestamp,
             "response_data": data_record.response_data,
             "payload_hash": data_record.payload_hash,
+            "owner_pid": os.getpid(),
         }
         fd = os.open(self._path(data_record.idempotency_key), flags, 0o644)
         with os.fdopen(fd, "w") as out:
@@ -65,13 +75,12 @@ class FilePersistenceLayer(BasePersistenceLayer):
             self._write(data_record, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             return
         except FileExistsError:
-            existing = self._get_record(data_record.idempotency_key)
+            existing, owner = self._read(data_record.idempotency_key)
         now = time.time()
         expired = existing.expiry_timestamp is not None and existing.expiry_timestamp < now
-        stuck = (
-            existing.status == "INPROGRESS"
-            and existing.in_progress_expiry_timestamp is not None
-            and existing.in_progress_expiry_timestamp < now * 1000
+        stuck = existing.status == "INPROGRESS" and (
+            (existing.in_progress_expiry_timestamp is not None and existing.in_progress_expiry_timestamp < now * 1000)
+            or (owner is not None and not _alive(owner))
         )
         if not (expired or stuck):
             raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
@@ -83,6 +92,16 @@ class FilePersistenceLayer(BasePersistenceLayer):
 
     def _delete_record(self, data_record: DataRecord) -> None:
         self._path(data_record.idempotency_key).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def persistence_layer(settings: Settings) -> BasePersistenceLayer:

@@ -27,6 +27,7 @@ DEFAULT_CLASSES: dict[str, Classification] = {
     "ThrottlingException": "retryable",
     "ConnectionResetError": "retryable",
     "TimeoutError": "retryable",
+    "IdempotencyAlreadyInProgressError": "retryable",
     "DataQualityError": "data_quality",
     "ConservationError": "non_retryable",
     "InputError": "non_retryable",

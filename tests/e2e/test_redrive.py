@@ -1,0 +1,111 @@
+"""Recovery end to end: redrive after fixing the cause, and a process killed mid-load then redriven.
+
+Real parts: the template's state machine and handlers, PostgreSQL (pgserver), Parquet files,
+a real `etl` process killed with SIGKILL. Nothing AWS-side is emulated here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path) -> Path:
+    """A private copy of the sample's raw data, so a test can add the missing day to it."""
+    raw = tmp_path / "raw"
+    shutil.copytree(REPO / "sample" / "raw", raw)
+    return raw
+
+
+@pytest.fixture
+def env_file(tmp_path: Path, raw_copy: Path) -> Path:
+    env = json.loads((REPO / "local.env.json").read_text())
+    env["Parameters"]["RAW_URI"] = str(raw_copy)
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps(env))
+    return path
+
+
+def entered(result) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in result.history if e["type"].endswith("StateEntered")]
+
+
+def test_redrive_resumes_at_the_failed_stage_once_the_source_exists(make_runtime, env_file: Path, raw_copy: Path) -> None:
+    runtime = make_runtime(env_file=env_file)
+    failed = runtime.run({"pipeline": "orders", "run_date": "2026-11-01"}, name="late-data")
+    assert failed.status == "FAILED" and failed.error == "SourceNotFound"
+
+    (raw_copy / "orders" / "2026-11-01").mkdir()
+    shutil.copy(raw_copy / "orders" / "2026-11-26" / "orders.csv", raw_copy / "orders" / "2026-11-01" / "orders.csv")
+    redriven = runtime.redrive("late-data")
+
+    assert redriven.status == "SUCCEEDED", (redriven.error, redriven.cause)
+    assert redriven.execution_arn == failed.execution_arn and redriven.redrive_count == 1
+    types = [e["type"] for e in redriven.history]
+    assert "ExecutionRedriven" in types
+    assert entered(redriven).count("Plan") == 1  # completed states are not re-run
+    redriven_part = types[types.index("ExecutionRedriven"):]
+    assert redriven_part[1] == "MapStateEntered"  # resumed at ExtractSources
+    counts = redriven.output["counts"]
+    assert counts["extracted"] == counts["valid"] + counts["quarantined"]
+    assert runtime.store.load("late-data")["execution"]["status"] == "SUCCEEDED"
+
+
+def test_redrive_refuses_a_succeeded_execution_and_an_unknown_state(make_runtime) -> None:
+    runtime = make_runtime()
+    runtime.run({"pipeline": "orders", "run_date": "2026-11-26"}, name="fine")
+    with pytest.raises(ValueError, match="SUCCEEDED: there is nothing to redrive"):
+        runtime.redrive("fine")
+    runtime.run({"pipeline": "orders", "run_date": "2026-11-01"}, name="broken")
+    with pytest.raises(ValueError, match="state 'LoadTargets' was never entered"):
+        runtime.redrive("broken", from_state="LoadTargets")
+
+
+def test_sigkill_during_load_then_redrive_leaves_exact_rows(make_runtime, warehouse_dsn: str, tmp_path: Path) -> None:
+    home = tmp_path / "etl-home"
+    command = [
+        sys.executable, "-m", "etl_local.cli", "--home", str(home), "--virtual-clock", "--warehouse-dsn", warehouse_dsn,
+        "--fail", "LoadFunction=pass,pass,hang", "run", "--name", "killed", "--quiet",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = home / "executions" / "killed.events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        events = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+        loads = [e for e in events if e["type"] == "LambdaFunctionStarted" and any(
+            p["type"] == "LambdaFunctionScheduled" and "LoadFunction" in p["lambdaFunctionScheduledEventDetails"]["resource"]
+            and p["id"] == e["previousEventId"] for p in events)]
+        if len(loads) == 3:
+            break
+        assert process.poll() is None, "the run ended before the hung load"
+        time.sleep(0.1)
+    else:
+        pytest.fail("the third load never started")
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    runtime = make_runtime()
+    assert runtime.home == home
+    assert runtime.store.load("killed")["execution"]["status"] == "RUNNING"
+    result = runtime.redrive("killed")
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    valid = result.output["counts"]["valid"]
+    assert result.output["counts"]["loaded"] == {"processed": valid, "daily_revenue": valid, "warehouse": valid}
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics.orders").fetchone()[0] == valid
+    assert pq.read_table(home / "lake" / "processed" / "orders").num_rows == valid
+    assert entered(result).count("Plan") == 1 and entered(result).count("Validate") == 1
