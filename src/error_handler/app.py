@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from etl_core.events import ErrorEvent
 from etl_core.observability import stage_handler
 from etl_core.recovery import decide

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from etl_core.events import ExtractEvent
 from etl_core.extract import ExtractContext, extract_source
 from etl_core.layout import RunLayout

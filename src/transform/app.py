@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from etl_core import storage
 from etl_core.events import RunEvent
 from etl_core.layout import RunLayout

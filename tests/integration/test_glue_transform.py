@@ -16,6 +16,8 @@ from types import ModuleType
 
 import pyarrow as pa
 import pytest
+from pyspark.sql import SparkSession
+
 from etl_core import storage
 from etl_core.errors import SourceError
 from etl_core.extract import ExtractContext, extract_source
@@ -24,7 +26,6 @@ from etl_core.plan import RunRequest, plan_run
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
 from etl_core.transform import run_transform
-from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.spark
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from etl_core.errors import SourceError, SourceNotFound
 from etl_core.extract import ExtractContext, extract_source
 from etl_core.layout import RunLayout

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from etl_core.errors import SpecError
 from etl_core.settings import BUNDLED_PIPELINES
 from etl_core.spec import expand, load_spec, load_sql, parse_spec
