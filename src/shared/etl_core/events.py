@@ -5,7 +5,7 @@ an InputError that names the field, instead of a KeyError deep inside a stage.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,10 @@ class RunEvent(_Event):
     run_id: str = Field(min_length=1)
 
 
+class TransformEvent(RunEvent):
+    step: Literal["sql", "flatten"] = Field("sql", description="flatten: the semi-structured path's first step")
+
+
 class SourceRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -42,6 +46,10 @@ class ValidateEvent(RunEvent):
 
 class LoadEvent(RunEvent):
     target: str = Field(min_length=1)
+
+
+class FinalizeEvent(RunEvent):
+    """Sent once every Load of the run succeeded: the run's source state may now be committed."""
 
 
 class StateError(BaseModel):

@@ -84,6 +84,7 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
         "run_date": run_date.isoformat(),
         "sources": sources,
         "targets": [t.name for t in spec.targets],
+        "data_type": spec.data_type,
         "input_bytes": input_bytes,
         "glue_threshold_bytes": settings.glue_threshold_bytes,
         "manifest_uri": layout.manifest,

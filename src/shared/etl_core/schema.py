@@ -5,6 +5,8 @@ quarantine with the column and the value), never the whole batch.
 """
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,11 +20,20 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
     "decimal(10,2)": pa.decimal128(10, 2),
     "decimal(18,2)": pa.decimal128(18, 2),
+    "json": pa.string(),
 }
 
 
 def arrow_schema(columns: dict[str, str]) -> pa.Schema:
     return pa.schema([(name, ARROW_TYPES[type_name]) for name, type_name in columns.items()])
+
+
+def _check_json(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """JSON text stays text, but it must parse: a broken document is a bad value like any other."""
+    for value in values.to_pylist():
+        if value is not None:
+            json.loads(value)
+    return values
 
 
 def cast_text(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array | pa.ChunkedArray:
@@ -46,16 +57,17 @@ def cast_text_columns(batch: pa.Table, columns: dict[str, str]) -> tuple[pa.Tabl
     for name, type_name in columns.items():
         target = ARROW_TYPES[type_name]
         raw = batch.column(name)
+        convert = _check_json if type_name == "json" else (lambda values, t=target: cast_text(values, t))
         try:
-            typed.append(cast_text(raw, target))
+            typed.append(convert(raw))
             continue
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
             pass
         cells: list[pa.Array] = []
         for index, value in enumerate(raw.to_pylist()):
             try:
-                cells.append(cast_text(pa.array([value], pa.string()), target))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                cells.append(convert(pa.array([value], pa.string())))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
                 problems.setdefault(index, []).append(f"column {name}: {value!r} is not a valid {type_name}")
                 cells.append(pa.nulls(1, target))
         typed.append(pa.concat_arrays(cells) if cells else pa.array([], target))
