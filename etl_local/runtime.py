@@ -3,6 +3,20 @@
 This is what `etl run` and the end-to-end tests drive. Nothing here knows the ETL domain:
 it runs whatever the template declares, with local stand-ins chosen by configuration
 (local.env.json, in the format of `sam local invoke --env-vars`).
+
+Served locally: Lambda (the template's functions), SQS, SNS, Glue and EMR Serverless
+``startJobRun.sync``, DynamoDB putItem/getItem/deleteItem/updateItem, and S3 for Distributed
+Map ItemReader/ResultWriter. Each ``AWS::S3::Bucket`` is a folder: the folder local.env.json
+gives the variable the template sets to ``s3://<bucket>`` (LAKE_URI -> ``<home>/lake``,
+RAW_URI -> the sample raw folder), else ``<home>/buckets/<LogicalId>``. Any other resource, or
+a replacement for one of these, is served by a Python callable::
+
+    runtime = LocalRuntime(Path("."), virtual_clock=True)
+    runtime.register("arn:aws:states:::events:putEvents", lambda parameters, ctx: {"FailedEntryCount": 0})
+
+A ``.waitForTaskToken`` task hands its token (``$$.Task.Token``, ``ctx.task_token``) to the
+handler and waits until some code calls ``runtime.send_task_success(token, output)`` or
+``runtime.send_task_failure(token, error, cause)`` (or its deadlines pass: States.Timeout).
 """
 from __future__ import annotations
 
@@ -14,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from etl_local.asl import ExecutionResult, RealClock, StateMachine, TaskRegistry, VirtualClock
-from etl_local.integrations import LocalGlue, LocalMessaging
+from etl_local.asl import ExecutionResult, RealClock, StateMachine, TaskHandler, TaskRegistry, VirtualClock
+from etl_local.asl.callbacks import TaskCallbacks
+from etl_local.asl.storage import LocalBuckets
+from etl_local.integrations import LocalDynamoDB, LocalEmrServerless, LocalGlue, LocalMessaging
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
 from etl_local.store import ExecutionStore
@@ -54,6 +70,10 @@ class LocalRuntime:
         self.store = ExecutionStore(self.home / "executions")
         self.messaging = LocalMessaging(self.home / "outbox")
         self.host = LambdaHost(self.app.functions(), self._env_for, self.home / "logs", self.faults)
+        self.callbacks = TaskCallbacks()
+        self.buckets = LocalBuckets(self._bucket_folders())
+        self.dynamodb = LocalDynamoDB(self.home / "dynamodb", self._key_schemas())
+        self._handlers: dict[str, TaskHandler] = {}
 
     # --- configuration ----------------------------------------------------------------
     def _placeholder(self, name: str) -> str:
@@ -70,14 +90,64 @@ class LocalRuntime:
     def _env_for(self, logical_id: str) -> dict[str, str]:
         return {k: PLACEHOLDER.sub(lambda m: self._placeholder(m.group(1)), v) for k, v in self.local_env.for_function(logical_id).items()}
 
+    def _bucket_folders(self) -> dict[str, Path]:
+        """Each template bucket's folder: where local.env.json points the variable naming it, or under home."""
+        buckets = {lid: self.app.ref(lid) for lid, resource in self.app.resources.items()
+                   if resource.get("Type") == "AWS::S3::Bucket"}
+        folders = {name: self.home / "buckets" / lid for lid, name in buckets.items()}
+        for fn in self.app.functions().values():
+            local = self.local_env.for_function(fn.logical_id)
+            for variable, value in fn.environment.items():
+                bucket = value[len("s3://"):] if value.startswith("s3://") else None
+                if bucket in folders and variable in local:
+                    # Only this variable's placeholders: others (the warehouse DSN) may start servers.
+                    folder = PLACEHOLDER.sub(lambda m: self._placeholder(m.group(1)), local[variable])
+                    folders[bucket] = Path(folder.removeprefix("file://"))
+        return folders
+
+    def _key_schemas(self) -> dict[str, list[str]]:
+        """Each template table's name and key attributes (HASH first, then RANGE)."""
+        schemas = {}
+        for lid, resource in self.app.resources.items():
+            if resource.get("Type") == "AWS::DynamoDB::Table":
+                key_schema = self.app.resolve(resource.get("Properties", {}).get("KeySchema", []))
+                ordered = sorted(key_schema, key=lambda key: key.get("KeyType") != "HASH")
+                schemas[self.app.ref(lid)] = [key["AttributeName"] for key in ordered]
+        return schemas
+
     def _registry(self) -> TaskRegistry:
-        registry = TaskRegistry()
+        registry = TaskRegistry(self.callbacks)
         registry.set_lambda_resolver(self._lambda)
         registry.register("arn:aws:states:::sqs:sendMessage", self.messaging.send_message)
         registry.register("arn:aws:states:::sns:publish", self.messaging.publish)
-        glue = LocalGlue(self.app.glue_jobs(), self.home / "logs", self._env_for("GlueJob"))
+        logs = self.home / "logs"
+        glue = LocalGlue(self.app.glue_jobs(), logs, self._env_for("GlueJob"))
         registry.register("arn:aws:states:::glue:startJobRun.sync", glue.start_job_run_sync)
+        emr = LocalEmrServerless(self.root, self.buckets, logs, self._env_for("GlueJob"))
+        registry.register("arn:aws:states:::emr-serverless:startJobRun.sync", emr.start_job_run_sync)
+        for action, handler in (("putItem", self.dynamodb.put_item), ("getItem", self.dynamodb.get_item),
+                                ("deleteItem", self.dynamodb.delete_item), ("updateItem", self.dynamodb.update_item)):
+            registry.register(f"arn:aws:states:::dynamodb:{action}", handler)
+        for resource, handler in self._handlers.items():
+            registry.register(resource, handler)
         return registry
+
+    def register(self, resource: str, handler: TaskHandler) -> None:
+        """Serve ``resource`` (its exact ARN) with ``handler(parameters, ctx) -> result``, replacing
+        any built-in integration; raise ``etl_local.asl.TaskFailed(error, cause)`` to fail the task."""
+        self._handlers[resource] = handler
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        """SendTaskSuccess for a ``.waitForTaskToken`` task of a running execution."""
+        self.callbacks.send_task_success(token, output)
+
+    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        """SendTaskFailure for a ``.waitForTaskToken`` task of a running execution."""
+        self.callbacks.send_task_failure(token, error, cause)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: restart the task's HeartbeatSeconds countdown."""
+        self.callbacks.send_task_heartbeat(token)
 
     def _lambda(self, name: str) -> Callable[[Any, Any], Any]:
         fn = self.host.resolve(name)  # KeyError naming the function when the template lacks it
@@ -117,7 +187,8 @@ class LocalRuntime:
         }
         with self.store.begin(started) as journal:
             result = machine.execute(
-                execution_input, name=name, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event)
+                execution_input, name=name, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event),
+                s3=self.buckets,
             )
         self._save(result, machine, execution_input)
         return result
@@ -138,7 +209,8 @@ class LocalRuntime:
         previous = failure_point(record, machine, from_state)
         with self.store.begin({**description, "startDate": description["startDate"]}) as journal:
             result = machine.execute(
-                previous.input, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event), redrive_from=previous
+                previous.input, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event), redrive_from=previous,
+                s3=self.buckets,
             )
         self._save(result, machine, previous.input)
         return result

@@ -17,19 +17,24 @@ from .execution import AbortSignal
 
 #: AWS runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says.
 INLINE_CONCURRENCY_CAP = 40
+#: A Distributed Map runs up to 10,000 child executions at once.
+DISTRIBUTED_CONCURRENCY_CAP = 10_000
+#: Real threads used at most, whatever the cap: beyond it threads only cost memory locally,
+#: so wider concurrency is simulated exactly on a virtual clock but not on a real one.
+MAX_THREADS = 64
 
 Job = Callable[[int, Clock], None]
 
 
 def run_indexed(count: int, job: Job, clock: Clock, *, concurrency: int, threaded: bool,
-                abort: AbortSignal) -> None:
+                abort: AbortSignal, cap: int = INLINE_CONCURRENCY_CAP) -> None:
     """Call ``job(index, lane_clock)`` for each index in ``range(count)``.
 
-    ``concurrency`` 0 means unlimited (up to the cap); 1 is strictly sequential, in order.
+    ``concurrency`` 0 means unlimited (up to ``cap``); 1 is strictly sequential, in order.
     Jobs handle their own ASL errors; anything else they raise aborts the siblings and is
     re-raised here once all workers have stopped.
     """
-    workers = min(count, concurrency or INLINE_CONCURRENCY_CAP, INLINE_CONCURRENCY_CAP)
+    workers = min(count, concurrency or cap, cap)
     if workers <= 1 or not threaded:
         for index in range(count):
             if abort.is_set():
@@ -39,7 +44,7 @@ def run_indexed(count: int, job: Job, clock: Clock, *, concurrency: int, threade
     if isinstance(clock, VirtualClock):
         _run_in_virtual_lanes(count, job, clock, workers, abort)
         return
-    _run_in_threads(count, job, clock, workers, abort)
+    _run_in_threads(count, job, clock, min(workers, MAX_THREADS), abort)
 
 
 def _run_in_virtual_lanes(count: int, job: Job, clock: VirtualClock, workers: int, abort: AbortSignal) -> None:

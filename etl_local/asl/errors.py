@@ -19,6 +19,14 @@ class StatesError(Exception):
         self.cause = cause
 
 
+class ExecutionTimedOut(Exception):
+    """The state machine's own TimeoutSeconds elapsed (the execution ends TIMED_OUT, nothing catches it)."""
+
+
+class TaskTimedOut(Exception):
+    """A task ran past its TimeoutSeconds or missed a heartbeat (AWS: ``States.Timeout``)."""
+
+
 class TaskFailed(StatesError):
     """Raised by a task handler (Lambda, service integration) to report a task failure."""
 

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from collections import ChainMap
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Mapping, MutableMapping
 
 from .causes import state_error
 from .clock import Clock, format_timestamp
-from .errors import StatesError
+from .errors import ExecutionTimedOut, StatesError
 from .history import History, to_json
 from .retry_catch import RUNTIME
+from .storage import ObjectStore
 from .tasks import TaskRegistry
 
 if TYPE_CHECKING:
     from .states.base import State
-
-
-class ExecutionTimedOut(Exception):
-    """The state machine's own TimeoutSeconds elapsed."""
 
 
 class BranchAborted(Exception):
@@ -69,6 +66,8 @@ class Execution:
     #: When TimeoutSeconds started counting: the start, or the latest redrive.
     timeout_from: datetime
     timeout_seconds: float | None = None
+    #: Where a Distributed Map's ItemReader/ResultWriter find S3 buckets (None: no storage given).
+    s3: ObjectStore | None = None
     region: str = field(init=False)
     context_execution: dict[str, Any] = field(init=False)
     context_state_machine: dict[str, Any] = field(init=False)
@@ -80,6 +79,13 @@ class Execution:
             "StartTime": format_timestamp(self.start_time), "RedriveCount": 0,
         }
         self.context_state_machine = {"Id": self.state_machine_arn, "Name": self.state_machine_name}
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When the execution's TimeoutSeconds passes (None without one)."""
+        if self.timeout_seconds is None:
+            return None
+        return self.timeout_from + timedelta(seconds=self.timeout_seconds)
 
 
 class Frame:

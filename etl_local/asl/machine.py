@@ -8,19 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from .clock import Clock, RealClock
-from .errors import DefinitionError, StatesError
-from .execution import (
-    AbortSignal,
-    Execution,
-    ExecutionTimedOut,
-    FailurePoint,
-    Frame,
-    run_program,
-)
+from .errors import DefinitionError, ExecutionTimedOut, StatesError
+from .execution import AbortSignal, Execution, FailurePoint, Frame, run_program
 from .history import EventListener, History, error_details, io_details, to_json
 from .retry_catch import TIMEOUT
 from .states import compile_program
 from .states.base import PAYLOAD_LIMIT_BYTES
+from .storage import ObjectStore
 from .tasks import TaskRegistry
 from .validation import validate_definition
 
@@ -71,15 +65,17 @@ class StateMachine:
 
     def execute(self, input_value: Any, *, name: str | None = None, tasks: TaskRegistry,
                 clock: Clock | None = None, on_event: EventListener | None = None,
-                role_arn: str | None = None, redrive_from: ExecutionResult | None = None) -> ExecutionResult:
+                role_arn: str | None = None, redrive_from: ExecutionResult | None = None,
+                s3: ObjectStore | None = None) -> ExecutionResult:
         """Run one execution to its end and return the result with the full history.
 
-        ``redrive_from`` resumes a FAILED/TIMED_OUT execution at its failed state with the
+        ``s3`` is the object storage a Distributed Map's ItemReader and ResultWriter use
+        (e.g. ``LocalBuckets({"lake": "/data/lake"})``). ``redrive_from`` resumes a FAILED/TIMED_OUT execution at its failed state with the
         input and variables it had there, keeping the earlier history (AWS RedriveExecution).
         """
         clock = clock or RealClock()
         if redrive_from is not None:
-            return self._redrive(redrive_from, tasks=tasks, clock=clock, on_event=on_event, role_arn=role_arn)
+            return self._redrive(redrive_from, tasks=tasks, clock=clock, on_event=on_event, role_arn=role_arn, s3=s3)
         input_text = to_json(input_value)
         if len(input_text.encode()) > PAYLOAD_LIMIT_BYTES:
             raise ValueError(f"The execution input is over the {PAYLOAD_LIMIT_BYTES}-byte payload quota: "
@@ -87,30 +83,31 @@ class StateMachine:
         name = name or str(uuid.uuid4())
         history = History(on_event)
         start = clock.now()
-        execution = self._execution(name, input_value, start, tasks, history, role_arn, start)
+        execution = self._execution(name, input_value, start, tasks, history, role_arn, start, s3)
         frame = Frame(execution, clock, {}, AbortSignal(), 0)
         frame.emit("ExecutionStarted", "executionStartedEventDetails",
                    {**io_details("input", input_text), "roleArn": execution.role_arn})
         return self._run(execution, frame, input_value, None, redrive_count=0)
 
     def _execution(self, name: str, input_value: Any, start: datetime, tasks: TaskRegistry,
-                   history: History, role_arn: str | None, timeout_from: datetime) -> Execution:
+                   history: History, role_arn: str | None, timeout_from: datetime,
+                   s3: ObjectStore | None) -> Execution:
         prefix, _, _ = self.arn.partition(":stateMachine:")
         account = self.arn.split(":")[4] or DEFAULT_ACCOUNT
         return Execution(arn=f"{prefix}:execution:{self.name}:{name}", name=name,
                          state_machine_arn=self.arn, state_machine_name=self.name, input=input_value,
                          start_time=start, role_arn=role_arn or f"arn:aws:iam::{account}:role/StepFunctionsLocal",
                          tasks=tasks, history=history, timeout_from=timeout_from,
-                         timeout_seconds=self.timeout_seconds)
+                         timeout_seconds=self.timeout_seconds, s3=s3)
 
     def _redrive(self, previous: ExecutionResult, *, tasks: TaskRegistry, clock: Clock,
-                 on_event: EventListener | None, role_arn: str | None) -> ExecutionResult:
+                 on_event: EventListener | None, role_arn: str | None, s3: ObjectStore | None) -> ExecutionResult:
         if previous.status not in ("FAILED", "TIMED_OUT", "ABORTED") or previous.failed_state is None:
             raise ValueError(f"Only a failed execution can be redriven; {previous.execution_arn} is {previous.status}.")
         history = History(on_event)
         history.events.extend(previous.history)
         execution = self._execution(previous.name, previous.input, previous.start_date, tasks, history, role_arn,
-                                    clock.now())
+                                    clock.now(), s3)
         redrive_count = previous.redrive_count + 1
         execution.context_execution["RedriveCount"] = redrive_count
         frame = Frame(execution, clock, dict(previous.variables), AbortSignal(), len(history.events))

@@ -3,6 +3,8 @@
 A Lambda is served by one resolver (bare function ARNs and ``arn:aws:states:::lambda:invoke``
 both name a function); every other resource (SQS, SNS, Glue ``.sync``, ...) by a handler
 registered for its exact ARN. Handlers report task failures by raising ``TaskFailed``.
+A ``.waitForTaskToken`` task calls the same handler as the plain API, then waits for someone
+to call ``registry.callbacks.send_task_success(token, output)`` (or ``send_task_failure``).
 """
 from __future__ import annotations
 
@@ -15,34 +17,36 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, Callable
 
+from .callbacks import TaskCallbacks
 from .clock import Clock
-from .errors import StatesError, TaskFailed
+from .errors import ExecutionTimedOut, StatesError, TaskFailed, TaskTimedOut
 
 TaskHandler = Callable[[Any, "TaskContext"], Any]
 LambdaResolver = Callable[[str], TaskHandler]
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$")
 _SERVICE_PREFIX = "arn:aws:states:::"
 
 
-class TaskTimedOut(Exception):
-    """A task ran past its TimeoutSeconds or missed a heartbeat (AWS: ``States.Timeout``)."""
-
-
 class TaskClock:
-    """The clock a task handler sees: sleeping past the task's deadline times the task out.
+    """The clock a task handler sees: sleeping past a deadline ends the task.
 
-    On a virtual clock this is what makes ``TimeoutSeconds``/``HeartbeatSeconds`` work
-    without real waiting: the sleep stops at the deadline and raises ``TaskTimedOut``.
+    A task has up to three deadlines: its TimeoutSeconds, its HeartbeatSeconds (restarted by
+    each heartbeat) and the execution's own TimeoutSeconds. On a virtual clock this is what
+    makes them work without real waiting: the sleep stops at the nearest deadline and raises
+    ``TaskTimedOut`` (the task's) or ``ExecutionTimedOut`` (the execution's).
     """
 
-    def __init__(self, clock: Clock, timeout: float | None, heartbeat: float | None) -> None:
+    def __init__(self, clock: Clock, timeout: float | None, heartbeat: float | None,
+                 execution_deadline: datetime | None = None) -> None:
         self._clock = clock
         self.is_virtual = clock.is_virtual
         self.started = clock.now()
         self.timeout = timeout
         self.heartbeat_interval = heartbeat
+        self.execution_deadline = execution_deadline
         self._last_beat = self.started
 
     def now(self) -> datetime:
@@ -51,21 +55,36 @@ class TaskClock:
     def beat(self) -> None:
         self._last_beat = self._clock.now()
 
-    def seconds_left(self) -> float | None:
-        """Seconds until the nearest of the timeout and the heartbeat deadline, if any."""
+    def _deadlines(self) -> list[tuple[float, type[Exception]]]:
+        """(seconds left, what passing it raises) for each deadline that applies."""
         now = self._clock.now()
-        limits = []
+        deadlines: list[tuple[float, type[Exception]]] = []
         if self.timeout is not None:
-            limits.append(self.timeout - (now - self.started).total_seconds())
+            deadlines.append((self.timeout - (now - self.started).total_seconds(), TaskTimedOut))
         if self.heartbeat_interval is not None:
-            limits.append(self.heartbeat_interval - (now - self._last_beat).total_seconds())
-        return min(limits) if limits else None
+            deadlines.append((self.heartbeat_interval - (now - self._last_beat).total_seconds(), TaskTimedOut))
+        if self.execution_deadline is not None:
+            deadlines.append(((self.execution_deadline - now).total_seconds(), ExecutionTimedOut))
+        return deadlines
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the nearest deadline, if any."""
+        deadlines = self._deadlines()
+        return min(left for left, _ in deadlines) if deadlines else None
+
+    def check(self) -> None:
+        """Raise for the first deadline already passed (the earliest one wins a tie)."""
+        overdue = [(left, error) for left, error in self._deadlines() if left <= 0]
+        if overdue:
+            raise min(overdue, key=lambda deadline: deadline[0])[1]()
 
     def sleep(self, seconds: float) -> None:
-        left = self.seconds_left()
-        if left is not None and seconds >= left:
-            self._clock.sleep(max(left, 0.0))
-            raise TaskTimedOut()
+        deadlines = self._deadlines()
+        if deadlines:
+            left, error = min(deadlines, key=lambda deadline: deadline[0])
+            if seconds >= left:
+                self._clock.sleep(max(left, 0.0))
+                raise error()
         self._clock.sleep(seconds)
 
 
@@ -96,9 +115,11 @@ class TaskContext:
 class TaskRegistry:
     """Maps Task resources to local callables."""
 
-    def __init__(self) -> None:
+    def __init__(self, callbacks: TaskCallbacks | None = None) -> None:
         self._handlers: dict[str, TaskHandler] = {}
         self._lambda_resolver: LambdaResolver | None = None
+        #: Where ``.waitForTaskToken`` tasks wait for SendTaskSuccess/SendTaskFailure.
+        self.callbacks = callbacks or TaskCallbacks()
 
     def set_lambda_resolver(self, resolver: LambdaResolver) -> None:
         """``resolver(function_name_or_arn)`` returns ``handler(event, ctx)``; KeyError if unknown."""
@@ -109,7 +130,12 @@ class TaskRegistry:
         self._handlers[resource] = handler
 
     def handler_for(self, resource: str) -> TaskHandler | None:
-        return self._handlers.get(resource)
+        """The handler of ``resource``; a ``.waitForTaskToken`` resource falls back to the
+        plain API's handler, since the call is the same (only the waiting differs)."""
+        found = self._handlers.get(resource)
+        if found is None and resource.endswith(WAIT_FOR_TASK_TOKEN):
+            found = self._handlers.get(resource.removesuffix(WAIT_FOR_TASK_TOKEN))
+        return found
 
     def lambda_function(self, name_or_arn: str) -> TaskHandler | None:
         """The function behind a name or ARN; None when no resolver or the resolver does not know it."""
@@ -185,18 +211,16 @@ def lambda_invoke_result(payload: Any, payload_json: str, moment: datetime) -> d
 
 
 def call_within_limits(handler: TaskHandler, argument: Any, ctx: TaskContext) -> Any:
-    """Run a handler so that TimeoutSeconds/HeartbeatSeconds end it (``TaskTimedOut``).
+    """Run a handler so that its deadlines end it (``TaskTimedOut`` / ``ExecutionTimedOut``).
 
-    A virtual clock (or no limit) runs the handler inline: sleeping through ``ctx.clock``
-    is what times it out. On a real clock with a limit the handler runs in a daemon thread
+    A virtual clock (or no deadline) runs the handler inline: sleeping through ``ctx.clock``
+    is what times it out. On a real clock with a deadline the handler runs in a daemon thread
     we stop waiting for at the deadline, since Python cannot interrupt a blocked call.
     """
     clock = ctx.clock
     if clock.is_virtual or clock.seconds_left() is None:
         result = handler(argument, ctx)
-        left = clock.seconds_left()
-        if left is not None and left < 0:
-            raise TaskTimedOut()
+        clock.check()
         return result
     outcome: dict[str, Any] = {}
 
@@ -210,8 +234,8 @@ def call_within_limits(handler: TaskHandler, argument: Any, ctx: TaskContext) ->
     worker.start()
     while worker.is_alive():
         left = clock.seconds_left()
-        if left is None or left <= 0:
-            raise TaskTimedOut()
+        if left is not None and left <= 0:
+            clock.check()
         worker.join(timeout=left)
     if "error" in outcome:
         raise outcome["error"]

@@ -6,12 +6,16 @@ here fails on deploy. Problems use AWS's codes and locations, e.g.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from etl_local.asl.choice import OPERATORS, parse_timestamp
 from etl_local.asl.intrinsics import is_intrinsic
+from etl_local.asl.item_reader import CSV_DELIMITERS, INPUT_TYPES
+from etl_local.asl.item_reader import RESOURCES as ITEM_READER_RESOURCES
 from etl_local.asl.jsonata_eval import is_jsonata_expression, jsonata_syntax_error
 from etl_local.asl.path_syntax import ROOT_DATA, PathSyntaxError, parse_path
+from etl_local.asl.result_writer import PUT_OBJECT
 
 __all__ = ["validate_definition"]
 
@@ -50,6 +54,10 @@ _WAIT_FIELDS = ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")
 _RETRIER_FIELDS = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
                    "JitterStrategy", "Comment"}
 _CATCHER_FIELDS = {"ErrorEquals", "Next", "ResultPath", "Assign", "Output", "Comment"}
+_DISTRIBUTED_ONLY = ("ItemReader", "ItemBatcher", "ResultWriter")
+#: AWS: a variable name is an identifier of at most 80 characters; ``states`` is reserved.
+_VARIABLE_NAME = re.compile(r"^[^\W\d]\w{0,79}$")
+_RESERVED_VARIABLES = {"states"}
 
 
 def validate_definition(definition: dict) -> list[str]:
@@ -61,6 +69,8 @@ def validate_definition(definition: dict) -> list[str]:
     if language not in (JSONPATH, JSONATA):
         problems.append(f"{SCHEMA}: 'QueryLanguage' must be 'JSONPath' or 'JSONata' at /QueryLanguage")
         language = JSONPATH
+    if "TimeoutSeconds" in definition:
+        _check_positive_int(definition["TimeoutSeconds"], "/TimeoutSeconds", "TimeoutSeconds", problems)
     _check_machine(definition, "", language, problems)
     return problems
 
@@ -158,6 +168,11 @@ def _check_state(name: str, state: Any, where: str, states: dict[str, Any], mach
     if kind == "Map":
         field = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
         _check_machine(state.get(field), f"{where}/{field}", machine_language, problems)
+        _check_distributed_fields(state, where, problems)
+    if kind == "Task":
+        _check_task_limits(state, where, language, problems)
+    if "Assign" in state:
+        _check_assign(state["Assign"], f"{where}/Assign", problems)
 
 
 def _check_transition(name: str, kind: str, state: dict, where: str, states: dict[str, Any],
@@ -314,6 +329,8 @@ def _check_choices(state: dict, where: str, states: dict[str, Any], language: st
             _check_rule(rule, rule_where, problems, top=True)
             if "Assign" in rule:
                 _check_template(rule["Assign"], f"{rule_where}/Assign", problems)
+        if "Assign" in rule:
+            _check_assign(rule["Assign"], f"{rule_where}/Assign", problems)
 
 
 def _check_rule(rule: Any, where: str, problems: list[str], *, top: bool = False) -> None:
@@ -381,6 +398,10 @@ def _check_error_handlers(field: str, handlers: Any, allowed: set[str], where: s
                             f"at {at}/ErrorEquals")
         if field == "Catch":
             _check_catcher(handler, at, states, language, problems)
+            if "Assign" in handler:
+                _check_assign(handler["Assign"], f"{at}/Assign", problems)
+        else:
+            _check_retrier(handler, at, problems)
 
 
 def _check_catcher(catcher: dict, where: str, states: dict[str, Any], language: str, problems: list[str]) -> None:
@@ -401,3 +422,114 @@ def _check_catcher(catcher: dict, where: str, states: dict[str, Any], language: 
         _check_result_path(catcher["ResultPath"], f"{where}/ResultPath", problems)
     if "Assign" in catcher:
         _check_template(catcher["Assign"], f"{where}/Assign", problems)
+
+
+def _check_retrier(retrier: dict, where: str, problems: list[str]) -> None:
+    """The numbers of a Retrier, as AWS types them."""
+    def need(field: str, valid: bool, rule: str) -> None:
+        if field in retrier and not valid:
+            problems.append(f"{SCHEMA}: The field '{field}' must be {rule}, got {retrier[field]!r} at {where}/{field}")
+
+    interval, attempts = retrier.get("IntervalSeconds"), retrier.get("MaxAttempts")
+    backoff, max_delay = retrier.get("BackoffRate"), retrier.get("MaxDelaySeconds")
+    need("IntervalSeconds", _is_int(interval) and interval >= 1, "an integer >= 1")
+    need("MaxAttempts", _is_int(attempts) and attempts >= 0, "an integer >= 0")
+    need("BackoffRate", _is_number(backoff) and backoff >= 1.0, "a number >= 1.0")
+    need("MaxDelaySeconds", _is_int(max_delay) and max_delay >= 1, "an integer >= 1")
+    need("JitterStrategy", retrier.get("JitterStrategy") in ("FULL", "NONE"), "'FULL' or 'NONE'")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_positive_int(value: Any, where: str, field: str, problems: list[str]) -> bool:
+    if _is_int(value) and value > 0:
+        return True
+    problems.append(f"{SCHEMA}: The field '{field}' must be a positive integer, got {value!r} at {where}")
+    return False
+
+
+def _check_task_limits(state: dict, where: str, language: str, problems: list[str]) -> None:
+    """TimeoutSeconds/HeartbeatSeconds: positive integers (or JSONata), heartbeat below timeout."""
+    literal: dict[str, int] = {}
+    for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+        if field in state:
+            if language == JSONATA and is_jsonata_expression(state[field]):
+                continue
+            if _check_positive_int(state[field], f"{where}/{field}", field, problems):
+                literal[field] = state[field]
+        if field in state and field + "Path" in state:
+            problems.append(f"{SCHEMA}: '{field}' and '{field}Path' are mutually exclusive at {where}/{field}Path")
+    if len(literal) == 2 and literal["HeartbeatSeconds"] >= literal["TimeoutSeconds"]:
+        problems.append(f"{SCHEMA}: The field 'HeartbeatSeconds' must be smaller than 'TimeoutSeconds' "
+                        f"at {where}/HeartbeatSeconds")
+
+
+def _check_assign(assign: Any, where: str, problems: list[str]) -> None:
+    """Variable names: identifiers (no leading ``$``), at most 80 characters, never ``states``."""
+    if not isinstance(assign, dict):
+        if not is_jsonata_expression(assign):
+            problems.append(f"{SCHEMA}: The field 'Assign' must be an object at {where}")
+        return
+    for key in assign:
+        name = key[:-2] if key.endswith(".$") else key
+        if name in _RESERVED_VARIABLES:
+            problems.append(f"{SCHEMA}: The variable name '{name}' is reserved at {where}/{key}")
+        elif not _VARIABLE_NAME.match(name):
+            problems.append(f"{SCHEMA}: The variable name '{name}' is not valid: it must start with a letter or "
+                            f"'_' (not '$'), hold only letters, digits and '_', and have at most 80 characters "
+                            f"at {where}/{key}")
+
+
+def _check_distributed_fields(state: dict, where: str, problems: list[str]) -> None:
+    """ItemReader, ItemBatcher and ResultWriter: only in DISTRIBUTED mode, with the S3 resources AWS allows."""
+    processor = state.get("ItemProcessor")
+    config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+    distributed = isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+    for field in _DISTRIBUTED_ONLY:
+        if field in state and not distributed:
+            problems.append(f"{SCHEMA}: The field '{field}' is only supported for a Map state whose "
+                            f"ItemProcessor.ProcessorConfig.Mode is DISTRIBUTED at {where}/{field}")
+    for field, resources in (("ItemReader", ITEM_READER_RESOURCES), ("ResultWriter", (PUT_OBJECT,))):
+        block = state.get(field)
+        if field not in state:
+            continue
+        if not isinstance(block, dict):
+            problems.append(f"{SCHEMA}: The field '{field}' must be an object at {where}/{field}")
+        elif "Resource" not in block:
+            problems.append(f"{SCHEMA}: The field 'Resource' is required in '{field}' at {where}/{field}/Resource")
+        elif block["Resource"] not in resources:
+            problems.append(f"{SCHEMA}: The {field} resource must be one of {', '.join(resources)}, got "
+                            f"{block['Resource']!r} at {where}/{field}/Resource")
+    reader = state.get("ItemReader")
+    if isinstance(reader, dict):
+        _check_reader_config(reader, f"{where}/ItemReader", problems)
+
+
+def _check_reader_config(reader: dict, where: str, problems: list[str]) -> None:
+    config = reader.get("ReaderConfig", {})
+    if not isinstance(config, dict):
+        problems.append(f"{SCHEMA}: The field 'ReaderConfig' must be an object at {where}/ReaderConfig")
+        return
+    at = f"{where}/ReaderConfig"
+    if reader.get("Resource") == "arn:aws:states:::s3:getObject" and config.get("InputType") not in INPUT_TYPES:
+        problems.append(f"{SCHEMA}: The field 'InputType' must be one of {', '.join(INPUT_TYPES)} to read an "
+                        f"object with s3:getObject at {at}/InputType")
+    if config.get("CSVHeaderLocation", "FIRST_ROW") not in ("FIRST_ROW", "GIVEN"):
+        problems.append(f"{SCHEMA}: The field 'CSVHeaderLocation' must be 'FIRST_ROW' or 'GIVEN' "
+                        f"at {at}/CSVHeaderLocation")
+    headers = config.get("CSVHeaders")
+    if config.get("CSVHeaderLocation") == "GIVEN" and not (
+            isinstance(headers, list) and headers and all(isinstance(h, str) for h in headers)):
+        problems.append(f"{SCHEMA}: 'CSVHeaderLocation' GIVEN needs 'CSVHeaders', a non-empty array of strings "
+                        f"at {at}/CSVHeaders")
+    if config.get("CSVDelimiter", "COMMA") not in CSV_DELIMITERS:
+        problems.append(f"{SCHEMA}: The field 'CSVDelimiter' must be one of {', '.join(CSV_DELIMITERS)} "
+                        f"at {at}/CSVDelimiter")
+    if "MaxItems" in config and not (_is_int(config["MaxItems"]) and config["MaxItems"] >= 0):
+        problems.append(f"{SCHEMA}: The field 'MaxItems' must be an integer >= 0 at {at}/MaxItems")

@@ -159,18 +159,3 @@ def test_pass_result_is_copied_so_definitions_stay_intact(run) -> None:
     first = run(definition, {})
     first.output["list"].append(2)
     assert run(definition, {}).output == {"list": [1]}
-
-
-def test_wait_for_task_token_and_sync_handlers_return_the_final_result(run) -> None:
-    tokens: list[str | None] = []
-
-    def callback(parameters: Any, ctx: TaskContext) -> Any:
-        tokens.append(ctx.task_token)
-        assert parameters["token"] == ctx.task_token
-        return {"approved": True}
-
-    run.tasks.register("arn:aws:states:::sqs:sendMessage.waitForTaskToken", callback)
-    definition = machine(("Ask", {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                                  "Parameters": {"token.$": "$$.Task.Token"}}))
-    result = run(definition, {})
-    assert result.output == {"approved": True} and tokens[0]

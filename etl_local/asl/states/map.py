@@ -1,24 +1,30 @@
 """Map: run the item processor once per item; the result lists the outputs in item order.
 
 Inline iterations log MapIteration* events in this execution's history. A Distributed Map
-runs its iterations as child executions, whose events AWS keeps out of the parent history,
-which logs MapRunStarted/MapRunSucceeded instead. ToleratedFailureCount/Percentage let
-some iterations fail; past them the Map fails (AWS_BEHAVIOURS #24).
+runs its iterations as child executions of a Map Run, whose events AWS keeps out of the
+parent history, which logs MapRunStarted (``{mapRunArn}``) and MapRunSucceeded or
+MapRunFailed (``{error, cause}``) instead. Its items may come from an ItemReader (S3), be
+grouped by an ItemBatcher and have their results exported by a ResultWriter (see those
+modules). ToleratedFailureCount/Percentage let some iterations fail; past them the Map
+fails with States.ExceedToleratedFailureThreshold (AWS_BEHAVIOURS #24).
 """
 from __future__ import annotations
 
 import threading
-import uuid
-from typing import Any
+from typing import Any, Callable
 
-from ..branches import run_indexed
+from ..branches import DISTRIBUTED_CONCURRENCY_CAP, INLINE_CONCURRENCY_CAP, run_indexed
 from ..clock import Clock
 from ..errors import StatesError
 from ..execution import RUNTIME, AbortSignal, BranchAborted, Frame, Visit, run_program
 from ..history import DiscardedHistory, error_details, to_json
+from ..item_batcher import ItemBatcher
+from ..item_reader import ItemReader
 from ..jsonata_eval import evaluate_jsonata_typed
+from ..map_run import ABORTED, FAILED, SUCCEEDED, MapRun
 from ..paths import PathNotFound, read_path
 from ..payload import render_template
+from ..result_writer import ResultWriter
 from ..retry_catch import error_output
 from .base import ABSENT, State, branch_failure, mark_branch_failure
 
@@ -39,8 +45,11 @@ class MapState(State):
         self.items_path = spec.get("ItemsPath", "$")
         self.items = spec.get("Items", ABSENT)
         self.item_selector = spec.get("ItemSelector", spec.get("Parameters"))
-        self.item_batcher: dict[str, Any] | None = spec.get("ItemBatcher")
-        self.unsupported = [field for field in ("ItemReader", "ResultWriter") if field in spec]
+        self.label = spec.get("Label", name)
+        self.item_reader = ItemReader(name, spec["ItemReader"], self.jsonata) if "ItemReader" in spec else None
+        self.item_batcher = ItemBatcher(spec["ItemBatcher"]) if "ItemBatcher" in spec else None
+        self.result_writer = (ResultWriter(name, spec["ResultWriter"], self.jsonata)
+                              if "ResultWriter" in spec else None)
         self.result_selector = spec.get("ResultSelector")
         self.result_path = spec.get("ResultPath", "$")
 
@@ -49,8 +58,8 @@ class MapState(State):
 
     def attempt(self, visit: Visit) -> Any:
         frame = visit.frame
-        if self.unsupported:
-            raise visit.runtime_error(f"The local runtime does not support {' and '.join(self.unsupported)} "
+        if self.result_writer is not None and "WriterConfig" in self.spec["ResultWriter"]:
+            raise visit.runtime_error(f"The local runtime does not support ResultWriter.WriterConfig "
                                       f"(Map state '{self.name}').")
         data, items = self._items(visit)
         concurrency = self._limit(visit, data, "MaxConcurrency", minimum=0, default=0)
@@ -59,16 +68,28 @@ class MapState(State):
         tolerated_percentage = self._limit(visit, data, "ToleratedFailurePercentage", minimum=0, default=None)
         if tolerated_percentage is not None and tolerated_percentage > 100:
             raise visit.runtime_error("ToleratedFailurePercentage must be between 0 and 100.")
+        inputs, prepared = items, False
         if self.item_batcher is not None:
-            items = self._batches(visit, self.item_batcher, data, items)
+            selected = [self.item_input(visit, data, index, item) for index, item in enumerate(items)]
+            try:
+                inputs = self.item_batcher.batches(selected, self._evaluator(visit, data),
+                                                   lambda path: self._reference(visit, data, path))
+            except ValueError as bad:
+                raise visit.runtime_error(str(bad)) from None
+            prepared = True
+        map_run = None
         if self.distributed:
-            map_run_arn = (frame.execution.state_machine_arn.replace(":stateMachine:", ":mapRun:")
-                           + f"/{self.name}:{uuid.uuid4()}")
-            frame.emit("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": map_run_arn})
-        outcome = _Iterations(self, visit, data, items, tolerated_count, tolerated_percentage)
-        run_indexed(len(items), outcome.run_item, frame.clock, concurrency=concurrency,
-                    threaded=self.can_block, abort=outcome.abort)
+            map_run = MapRun(frame.execution.state_machine_arn, self.label, len(inputs),
+                             record=self.result_writer is not None)
+            frame.emit("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": map_run.arn})
+        outcome = _Iterations(self, visit, data, inputs, prepared, map_run, tolerated_count, tolerated_percentage)
+        run_indexed(len(inputs), outcome.run_item, frame.clock, concurrency=concurrency,
+                    threaded=self.can_block, abort=outcome.abort,
+                    cap=DISTRIBUTED_CONCURRENCY_CAP if self.distributed else INLINE_CONCURRENCY_CAP)
         frame.check()
+        result: Any = outcome.results
+        if self.result_writer is not None and map_run is not None:
+            result = self.result_writer.write(frame.execution.s3, self._evaluator(visit, data), map_run, inputs)
         failure = outcome.failure()
         if failure is not None:
             if self.distributed:
@@ -77,7 +98,7 @@ class MapState(State):
         if self.distributed:
             frame.emit("MapRunSucceeded")
         frame.emit("MapStateSucceeded")
-        return outcome.results
+        return result
 
     def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
         if self.jsonata:
@@ -90,7 +111,9 @@ class MapState(State):
 
     # -- inputs -------------------------------------------------------------------------
     def _items(self, visit: Visit) -> tuple[Any, list[Any]]:
-        """(the data ItemSelector sees, the items): JSONata ``Items``, or ``ItemsPath``."""
+        """(the data ItemSelector sees, the items): the ItemReader's, JSONata ``Items``, or ``ItemsPath``."""
+        if self.jsonata and self.item_reader is not None:
+            return visit.input, self._read_items(visit, visit.input)
         if self.jsonata:
             if self.items is ABSENT:
                 items = visit.input
@@ -104,6 +127,8 @@ class MapState(State):
                 raise self.evaluation_failed(visit, "Items", err) from None
             return visit.input, items
         data = self.effective_input(visit)
+        if self.item_reader is not None:
+            return data, self._read_items(visit, data)
         items = data if self.items_path == "$" else self.select(visit, self.items_path, data)
         if type(items) is not list:
             raise visit.runtime_error(f"Map state input must be an array; the ItemsPath '{self.items_path}' "
@@ -114,10 +139,7 @@ class MapState(State):
         """MaxConcurrency / ToleratedFailure*: literal, ``...Path`` or a JSONata expression."""
         path = self.spec.get(field + "Path")
         if path is not None:
-            try:
-                value = read_path(path, data, visit.context(), visit.variables)
-            except PathNotFound as missing:
-                raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
+            value = self._reference(visit, data, path)
             where = f"{field}Path"
         elif field in self.spec:
             value = self.field_value(visit, self.spec[field], field)
@@ -133,22 +155,24 @@ class MapState(State):
             raise visit.runtime_error(f"The {where} field must be a non-negative integer, got: {to_json(value)}")
         return int(value)
 
-    def _batches(self, visit: Visit, batcher: dict[str, Any], data: Any, items: list[Any]) -> list[Any]:
-        """ItemBatcher: iterations get ``{"Items": [...], "BatchInput": ...}``."""
-        size = batcher.get("MaxItemsPerBatch")
-        if "MaxItemsPerBatchPath" in batcher:
-            size = read_path(batcher["MaxItemsPerBatchPath"], data, visit.context(), visit.variables)
-        size = size or len(items) or 1
-        batch_input = batcher.get("BatchInput")
-        if batch_input is not None and not self.jsonata:
-            batch_input = self.render(visit, batch_input, data)
-        batches = []
-        for start in range(0, len(items), size):
-            batch: dict[str, Any] = {"Items": items[start:start + size]}
-            if batch_input is not None:
-                batch["BatchInput"] = batch_input
-            batches.append(batch)
-        return batches
+    def _reference(self, visit: Visit, data: Any, path: str) -> Any:
+        """A ``...Path`` field's value; a path matching nothing is States.Runtime."""
+        try:
+            return read_path(path, data, visit.context(), visit.variables)
+        except PathNotFound as missing:
+            raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
+
+    def _evaluator(self, visit: Visit, data: Any) -> Callable[[Any, str], Any]:
+        """How ItemReader/ItemBatcher/ResultWriter fields are evaluated in this state's language."""
+        if self.jsonata:
+            bindings = self.bindings(visit)
+            return lambda template, field: self.evaluate(visit, template, field, bindings)
+        return lambda template, field: self.render(visit, template, data)
+
+    def _read_items(self, visit: Visit, data: Any) -> list[Any]:
+        assert self.item_reader is not None
+        return self.item_reader.read(visit.frame.execution.s3, self._evaluator(visit, data),
+                                     lambda path: self._reference(visit, data, path))
 
     def item_input(self, visit: Visit, data: Any, index: int, item: Any) -> Any:
         """An iteration's input: the item, or ItemSelector with ``$$.Map.Item`` defined."""
@@ -165,14 +189,21 @@ class MapState(State):
 
 
 class _Iterations:
-    """The bookkeeping of one run of a Map's iterations, shared by its worker threads."""
+    """The bookkeeping of one run of a Map's iterations, shared by its worker threads.
 
-    def __init__(self, state: MapState, visit: Visit, data: Any, items: list[Any],
-                 tolerated_count: int | None, tolerated_percentage: float | None) -> None:
+    ``prepared`` items are iteration inputs already (ItemBatcher batches); otherwise each goes
+    through ItemSelector first. With a ``map_run`` that records, each child's outcome is kept
+    for the ResultWriter.
+    """
+
+    def __init__(self, state: MapState, visit: Visit, data: Any, items: list[Any], prepared: bool,
+                 map_run: MapRun | None, tolerated_count: int | None, tolerated_percentage: float | None) -> None:
         self.state = state
         self.visit = visit
         self.data = data
         self.items = items
+        self.prepared = prepared
+        self.map_run = map_run
         self.results: list[Any] = [None] * len(items)
         self.failures: list[StatesError] = []
         self.tolerated_count = tolerated_count
@@ -188,17 +219,22 @@ class _Iterations:
         details = {"name": state.name, "index": index}
         if log:
             frame.emit("MapIterationStarted", "mapIterationStartedEventDetails", details)
+        started = clock.now()
+        item_input = self.items[index]
         try:
-            item_input = state.item_input(self.visit, self.data, index, self.items[index])
+            if not self.prepared:
+                item_input = state.item_input(self.visit, self.data, index, item_input)
             self.results[index] = run_program(state.processor, item_input, frame)
         except BranchAborted:
             if log:
                 frame.emit("MapIterationAborted", "mapIterationAbortedEventDetails", details)
+            self._record(index, item_input, started, clock, ABORTED)
             return
         except StatesError as err:
             if log:
                 frame.emit("MapIterationFailed", "mapIterationFailedEventDetails", details)
             self.results[index] = error_output(err)
+            self._record(index, item_input, started, clock, FAILED, error=err.error, cause=err.cause)
             with self._lock:
                 self.failures.append(err)
                 fatal = err.error == RUNTIME or self._exceeded()
@@ -207,6 +243,15 @@ class _Iterations:
             return
         if log:
             frame.emit("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
+        self._record(index, item_input, started, clock, SUCCEEDED, output=self.results[index])
+
+    def _record(self, index: int, item_input: Any, started: Any, clock: Clock, status: str, *,
+                output: Any = None, error: str | None = None, cause: str | None = None) -> None:
+        """Keep a child execution's outcome for the ResultWriter (only Map Runs that record)."""
+        if self.map_run is None or self.map_run.children is None:
+            return
+        self.map_run.record(index, to_json(item_input), started, clock.now(), status,
+                            None if status != SUCCEEDED else to_json(output), error, cause)
 
     def _exceeded(self) -> bool:
         failed = len(self.failures)

@@ -2,9 +2,12 @@
 
 A bare Lambda ARN logs LambdaFunction* events and its return value is the result; every
 integration (``lambda:invoke``, SQS, SNS, Glue ``.sync`` ...) logs Task* events, and
-``lambda:invoke`` wraps the return value like the Lambda Invoke API. A ``.sync`` or
-``.waitForTaskToken`` handler returns the final result itself (locally there is no one
-else to call SendTaskSuccess); the token is in ``$$.Task.Token`` and ``ctx.task_token``.
+``lambda:invoke`` wraps the return value like the Lambda Invoke API. A ``.sync`` handler
+returns the final result itself. A ``.waitForTaskToken`` task calls the API's handler with
+the token in ``$$.Task.Token`` (and ``ctx.task_token``), logs TaskSubmitted with its
+response, then waits until someone answers the token through the registry's
+``TaskCallbacks`` (SendTaskSuccess/Failure), or until its deadlines pass: ``States.Timeout``.
+A task whose work outlives the execution's TimeoutSeconds ends the execution TIMED_OUT.
 Handlers get a fresh copy of their input (decoded from the logged JSON), as a real Lambda
 would: nothing they do to it can change the state's input.
 """
@@ -14,13 +17,14 @@ import json
 import uuid
 from typing import Any
 
-from ..errors import StatesError
+from ..errors import ExecutionTimedOut, StatesError
 from ..execution import Frame, Visit
 from ..history import error_details, io_details, to_json
 from ..paths import PathNotFound, read_path
 from ..retry_catch import TIMEOUT
 from ..tasks import (
     LAMBDA_INVOKE,
+    WAIT_FOR_TASK_TOKEN,
     TaskClock,
     TaskContext,
     TaskHandler,
@@ -35,7 +39,6 @@ from ..tasks import (
 )
 from .base import State, data_limit_error, payload_too_large
 
-WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
 #: What AWS Lambda's Python runtime reports for a return value that is not JSON.
 MARSHAL_ERROR = "Runtime.MarshalError"
 
@@ -134,14 +137,23 @@ class TaskState(State):
     def _complete(self, visit: Visit, handler: TaskHandler, argument: Any,
                   timeout: int | None, heartbeat: int | None) -> Any:
         frame = visit.frame
+        clock = TaskClock(frame.clock, timeout, heartbeat, frame.execution.deadline)
         ctx = TaskContext(state_name=self.name, retry_count=visit.retry_count, context_object=visit.context(),
-                          clock=TaskClock(frame.clock, timeout, heartbeat),
-                          execution_name=frame.execution.name, task_token=visit.task_token)
+                          clock=clock, execution_name=frame.execution.name, task_token=visit.task_token)
+        callbacks = frame.execution.tasks.callbacks
+        token = visit.task_token if self.waits_for_token else None
+        if token is not None:
+            callbacks.open(token, clock)
         try:
             result = call_within_limits(handler, argument, ctx)
+            if token is not None:
+                self._log_submitted(visit, result)
+                result = callbacks.wait(token)
         except TaskTimedOut:
             self._log_outcome(visit, "TimedOut", error_details(TIMEOUT, None))
             raise StatesError(TIMEOUT, None) from None
+        except ExecutionTimedOut:
+            raise
         except Exception as exc:
             error = passthrough_failure(exc)
             if error is None:
@@ -149,8 +161,11 @@ class TaskState(State):
                 error = lambda_error(exc, compact=not self.bare_lambda) if is_lambda else handler_error(exc)
             self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
             raise error from None
+        finally:
+            if token is not None:
+                callbacks.close(token)
         try:
-            if self.lambda_invoke:
+            if self.lambda_invoke and token is None:
                 result = lambda_invoke_result(result, to_json(result), frame.clock.now())
             text = frame.json_text(result)
         except (TypeError, ValueError) as exc:
@@ -163,6 +178,13 @@ class TaskState(State):
             raise error
         self._log_outcome(visit, "Succeeded", io_details("output", text))
         return result
+
+    def _log_submitted(self, visit: Visit, response: Any) -> None:
+        """TaskSubmitted: the API call was made and the task now waits for its token."""
+        if self.lambda_invoke:
+            response = lambda_invoke_result(response, to_json(response), visit.frame.clock.now())
+        visit.frame.emit("TaskSubmitted", "taskSubmittedEventDetails",
+                         {**self._service_details(), **io_details("output", to_json(response))})
 
     def _log_outcome(self, visit: Visit, outcome: str, details: dict[str, Any]) -> None:
         if self.bare_lambda:
