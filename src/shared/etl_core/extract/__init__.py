@@ -8,16 +8,20 @@ import pyarrow as pa
 
 from etl_core import quarantine, storage
 from etl_core.extract.batches import ExtractContext, TextBatch
+from etl_core.extract.dynamodb import read_table
 from etl_core.extract.files import read_files
+from etl_core.extract.http_api import read_api
+from etl_core.extract.kinesis import read_stream
+from etl_core.extract.postgres import read_query
 from etl_core.schema import arrow_schema, cast_text_columns
-from etl_core.spec import FileSource, PipelineSpec, expand
+from etl_core.spec import PipelineSpec, Source, expand
 
 __all__ = ["CONNECTORS", "ExtractContext", "ExtractResult", "TextBatch", "extract_source", "source_uri"]
 
 ORIGIN = pa.field("_origin", pa.string())
 
 #: Source ``type`` in the spec -> the connector that reads it.
-CONNECTORS = {"s3": read_files}
+CONNECTORS = {"s3": read_files, "postgres": read_query, "http": read_api, "kinesis": read_stream, "dynamodb": read_table}
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,8 @@ class ExtractResult:
         return asdict(self)
 
 
-def source_uri(source: FileSource, *, raw_uri: str, lake_uri: str, run_date: str) -> str:
+def source_uri(source: Source, *, raw_uri: str, lake_uri: str, run_date: str) -> str:
+    """Where the source reads, placeholders filled: an object URI or a URL (others name their system)."""
     return expand(source.uri, raw_uri=raw_uri, lake_uri=lake_uri, run_date=run_date)
 
 
