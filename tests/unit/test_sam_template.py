@@ -79,7 +79,10 @@ def test_unknown_ref_is_named(tmp_path: Path) -> None:
 def test_the_project_template_declares_what_the_runtime_needs() -> None:
     app = SamApp(REPO / "template.yaml")
     functions = app.functions()
-    assert set(functions) == {"PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction", "LoadFunction", "ErrorHandlerFunction"}
+    assert set(functions) == {
+        "PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction", "LoadFunction", "FinalizeFunction",
+        "ErrorHandlerFunction",
+    }
     for fn in functions.values():
         assert (fn.code_uri / "app.py").exists() and fn.layer_dirs == [REPO / "src" / "shared"]
         assert fn.environment["POWERTOOLS_SERVICE_NAME"].startswith("etl-")
