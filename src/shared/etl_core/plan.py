@@ -62,10 +62,11 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
     input_bytes = 0
     for source in spec.sources:
         uri = source_uri(source, raw_uri=settings.raw_uri, lake_uri=lake, run_date=run_date.isoformat())
-        try:
-            input_bytes += storage.size_of(uri)
-        except SourceNotFound:
-            pass  # Extract reports it, with the stage's own retry and error routing.
+        if source.type == "s3":  # other sources cannot be sized before reading them
+            try:
+                input_bytes += storage.size_of(uri)
+            except SourceNotFound:
+                pass  # Extract reports it, with the stage's own retry and error routing.
         sources.append({"name": source.name, "uri": uri})
     manifest = {
         "pipeline": spec.pipeline,
