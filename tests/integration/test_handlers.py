@@ -35,7 +35,9 @@ def test_the_stage_events_run_in_order(runtime) -> None:
     transformed = runtime.invoke("TransformFunction", event("transform.json"))
     assert transformed["records"] == orders["rows_staged"]
     validation = runtime.invoke("ValidateFunction", validate_event)
-    assert validation["passed"] is True and validation["extracted"] == validation["valid"] + validation["quarantined"]
+    assert validation["passed"] is True
+    assert validation["extracted"] == validation["valid"] + validation["quarantined"] + validation["deduplicated"]
+    assert validation["corrections"] == {"trim(status)": 0, "case(status)": 0}  # the sample's statuses are clean
     loaded = runtime.invoke("LoadFunction", event("load.json"))
     assert loaded["rows"] == validation["valid"]
     decision = runtime.invoke("ErrorHandlerFunction", event("error_handler.json"))

@@ -13,9 +13,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from etl_core import storage
 from etl_core.errors import SpecError
+from etl_core.spec.base import DataType, TypeName
 from etl_core.spec.base import Strict as _Strict
-from etl_core.spec.base import TypeName
-from etl_core.spec.rules import Quality, Rule
+from etl_core.spec.rules import Correction, Quality, Rule
 from etl_core.spec.sources import CsvOptions, FileSource, Source
 from etl_core.spec.targets import (
     Aggregate,
@@ -32,6 +32,7 @@ class Transform(_Strict):
     sql: str = Field(description="file next to the spec holding the SELECT")
     driving_source: str | None = None
     key: list[str] = []
+    data_type: DataType | None = Field(None, description="routing; derived from the sources when absent")
 
 
 class PipelineSpec(_Strict):
@@ -56,7 +57,21 @@ class PipelineSpec(_Strict):
         driving = self.transform.driving_source
         if driving is not None and driving not in {s.name for s in self.sources}:
             raise ValueError(f"transform.driving_source {driving!r} is not one of the sources")
+        self.quality.check_names(
+            sources=[s.name for s in self.sources], postgres_targets=[t.name for t in self.targets if t.type == "postgres"]
+        )
         return self
+
+    @property
+    def data_type(self) -> DataType:
+        """Streams go the micro-batch path, nested JSON is flattened first, the rest is plain SQL."""
+        if self.transform.data_type:
+            return self.transform.data_type
+        if any(s.type == "kinesis" for s in self.sources):
+            return "streaming"
+        if any(t == "json" for s in self.sources for t in s.columns.values()):
+            return "semi_structured"
+        return "structured"
 
     @property
     def driving_source(self) -> str:
@@ -130,6 +145,6 @@ def expand(template: str, **values: str) -> str:
 
 
 __all__ = [
-    "Aggregate", "AggregateTarget", "CsvOptions", "FileSource", "LakeTarget", "PipelineSpec", "PostgresTarget",
-    "Quality", "Rule", "Source", "Target", "Transform", "TypeName", "expand", "load_spec", "load_sql", "parse_spec", "spec_uri",
+    "Aggregate", "AggregateTarget", "Correction", "CsvOptions", "FileSource", "LakeTarget", "PipelineSpec", "PostgresTarget",
+    "DataType", "Quality", "Rule", "Source", "Target", "Transform", "TypeName", "expand", "load_spec", "load_sql", "parse_spec", "spec_uri",
 ]
