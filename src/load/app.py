@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from etl_core.events import LoadEvent
 from etl_core.idempotency import LOAD_IDEMPOTENCY, persistence_layer
 from etl_core.layout import RunLayout

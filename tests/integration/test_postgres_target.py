@@ -1,4 +1,4 @@
-"""The PostgreSQL target on a real server: COPY + upsert in one transaction, quoted identifiers."""
+"""The PostgreSQL target on a real server: COPY into staging + MERGE in one transaction, quoted identifiers."""
 from __future__ import annotations
 
 import datetime as dt
@@ -67,8 +67,8 @@ def test_identifiers_are_quoted_not_interpolated(warehouse_dsn: str) -> None:
 def test_failure_mid_load_leaves_the_table_unchanged(warehouse_dsn: str) -> None:
     settings = settings_for(warehouse_dsn)
     upsert(ROWS, TARGET, settings)
-    duplicate_keys = pa.concat_tables([ROWS, ROWS])  # ON CONFLICT cannot touch a row twice: the statement fails
-    with pytest.raises(TargetError, match="target 'wh': table analytics.orders"):
+    duplicate_keys = pa.concat_tables([ROWS, ROWS])  # MERGE cannot touch a row twice: the statement fails
+    with pytest.raises(TargetError, match="target 'wh': table analytics.orders: duplicate keys within one load"):
         upsert(duplicate_keys.set_column(1, "note", pa.array(["changed"] * 6)), TARGET, settings)
     assert fetch(warehouse_dsn, "SELECT count(*) FROM analytics.orders WHERE note = 'changed'") == [(0,)]
 

@@ -1,9 +1,30 @@
 """Lake targets: processed rows as partitioned Parquet, and aggregates of them.
 
-Files carry the run id in their names, so re-running a run first removes exactly its own
-files and then writes them again: the lake ends up as after a single run.
+Files carry the run id in their names (``part-<run_id>-<n>.parquet``, one per partition),
+so a re-run replaces exactly its own files and the lake ends up as after a single run.
+
+Publication never shows a reader a partition with part of a run. S3 has no rename and no
+multi-object transaction (a move is a copy then a delete), so the run is published in
+steps that each leave complete files behind:
+
+1. write the whole run under a hidden prefix of the target (``_publishing/``: readers,
+   Athena, Spark and pyarrow skip paths starting with ``_``);
+2. move each file to its place, replacing the run's file of the same name: on S3 the copy
+   replaces the object atomically, locally a rename does;
+3. delete the run's files the new run did not rewrite (partitions it no longer has);
+4. drop the hidden prefix.
+
+A crash before step 2 leaves the old run untouched; during steps 2-3 every partition holds
+either its old file or its new one (pyarrow writes one file per partition), never half a
+file and never both; the next attempt (Step Functions retries the Load) discards the
+leftovers and publishes again. Switching all partitions at one instant would need a table
+format (Iceberg, Delta) over the lake.
 """
 from __future__ import annotations
+
+import posixpath
+import re
+import uuid
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -11,27 +32,46 @@ import pyarrow.fs as pafs
 
 from etl_core import storage
 from etl_core.errors import TargetError
-from etl_core.spec import AggregateTarget
+from etl_core.spec.targets import AggregateTarget
+
+PUBLISHING_DIR = "_publishing"
 
 
-def _remove_run_files(uri: str, run_id: str) -> None:
-    fs, path = storage.resolve(uri)
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
+def _run_files(fs: pafs.FileSystem, root: str, run_id: str) -> set[str]:
+    """The run's published files, as paths relative to ``root`` (hidden folders skipped)."""
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        return set()
+    name = re.compile(rf"part-{re.escape(run_id)}-\d+\.parquet")
+    found = set()
+    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        relative = posixpath.relpath(info.path, root)
+        hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
+        if info.type == pafs.FileType.File and not hidden and name.fullmatch(info.base_name):
+            found.add(relative)
+    return found
+
+
+def _discard_unfinished(fs: pafs.FileSystem, publishing: str, run_id: str) -> None:
+    """Remove what a crashed attempt of this run left in the hidden prefix."""
+    if fs.get_file_info(publishing).type != pafs.FileType.Directory:
         return
-    for info in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
-        if info.type == pafs.FileType.File and info.base_name.startswith(f"part-{run_id}-"):
-            fs.delete_file(info.path)
+    attempt = re.compile(rf"{re.escape(run_id)}\.[0-9a-f]{{32}}")
+    for info in fs.get_file_info(pafs.FileSelector(publishing)):
+        if info.type == pafs.FileType.Directory and attempt.fullmatch(info.base_name):
+            fs.delete_dir(info.path)
 
 
 def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
     missing = [c for c in partition_by if c not in rows.column_names]
     if missing:
         raise TargetError(f"partition column(s) {missing} not in the rows' columns {rows.column_names}")
-    _remove_run_files(uri, run_id)
-    fs, path = storage.resolve(uri)
+    fs, root = storage.resolve(uri)
+    publishing = posixpath.join(root, PUBLISHING_DIR)
+    _discard_unfinished(fs, publishing, run_id)
+    staged = posixpath.join(publishing, f"{run_id}.{uuid.uuid4().hex}")
     ds.write_dataset(
         rows,
-        path,
+        staged,
         filesystem=fs,
         format="parquet",
         partitioning=partition_by or None,
@@ -39,10 +79,21 @@ def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id:
         basename_template=f"part-{run_id}-{{i}}.parquet",
         existing_data_behavior="overwrite_or_ignore",
     )
+    old = _run_files(fs, root, run_id)
+    new = _run_files(fs, staged, run_id)
+    for relative in sorted(new):
+        destination = posixpath.join(root, relative)
+        fs.create_dir(posixpath.dirname(destination), recursive=True)
+        fs.move(posixpath.join(staged, relative), destination)
+    for relative in sorted(old - new):
+        fs.delete_file(posixpath.join(root, relative))
+    if fs.get_file_info(staged).type == pafs.FileType.Directory:  # zero rows stage no file at all
+        fs.delete_dir(staged)
     return rows.num_rows
 
 
 def write_aggregate(rows: pa.Table, uri: str, target: AggregateTarget, run_id: str) -> int:
+    """One object per run, written atomically by storage.write_parquet: nothing to stage."""
     columns = target.group_by + [a.column for a in target.aggregates if a.column]
     unknown = [c for c in columns if c not in rows.column_names]
     if unknown:

@@ -1,9 +1,11 @@
-"""PostgreSQL target (RDS, or the embedded server locally): COPY into staging, then upsert.
+"""PostgreSQL target (RDS, or the embedded server locally): COPY into staging, then MERGE.
 
-Everything happens in one transaction: the rows land in a temporary table by COPY (fast),
-then ``INSERT ... ON CONFLICT (key) DO UPDATE`` merges them, so a crash leaves the table as
-it was and a re-run replaces the same keys instead of duplicating them. Identifiers are
-quoted with psycopg.sql and values travel through COPY, never through SQL text.
+Everything happens in one transaction: the rows stream into a temporary staging table by
+COPY (fast, and values never pass through SQL text), then the shared MERGE
+(etl_core.load.warehouse_sql) applies them on the key, so a crash leaves the table as it
+was and a re-run updates the same keys instead of duplicating them. The table's unique
+constraint on the key is required: it is what makes PostgreSQL itself refuse two rows with
+one key (MERGE raises a cardinality or unique violation), instead of loading both.
 """
 from __future__ import annotations
 
@@ -12,29 +14,25 @@ import io
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from psycopg import sql
 
 from etl_core.errors import TargetError, TransientError
+from etl_core.load.keys import require_columns
+from etl_core.load.warehouse_sql import STAGING_TABLE, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
-from etl_core.spec import PostgresTarget
+from etl_core.spec.targets import PostgresTarget
 
-
-def pg_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_int32(arrow_type) or pa.types.is_int16(arrow_type):
-        return "integer"
-    if pa.types.is_integer(arrow_type):
-        return "bigint"
-    if pa.types.is_floating(arrow_type):
-        return "double precision"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamptz" if arrow_type.tz else "timestamp"
-    if pa.types.is_decimal(arrow_type):
-        return f"numeric({arrow_type.precision},{arrow_type.scale})"
-    return "text"
+#: Is there a unique index whose key columns are exactly these (what ON CONFLICT would infer)?
+_HAS_UNIQUE_KEY = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_index i
+    WHERE i.indrelid = to_regclass(%(table)s) AND i.indisunique AND i.indpred IS NULL
+      AND i.indnkeyatts = cardinality(%(key)s::text[])
+      AND NOT EXISTS (
+          SELECT 1 FROM unnest(i.indkey[0:i.indnkeyatts - 1]) AS k(attnum)
+          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE a.attname IS NULL OR NOT a.attname::text = ANY (%(key)s::text[])
+      )
+)"""
 
 
 def conninfo(settings: Settings) -> str:
@@ -55,48 +53,34 @@ def conninfo(settings: Settings) -> str:
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
 
 
-def _table_ident(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split("."))
+def _copy_rows(cur: psycopg.Cursor, rows: pa.Table) -> None:
+    """Stream the rows as CSV into the staging table, one record batch at a time."""
+    statement = f"COPY {quote_ident(STAGING_TABLE)} ({', '.join(quote_ident(c) for c in rows.column_names)}) FROM STDIN (FORMAT csv)"
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    with cur.copy(statement) as copy:
+        for batch in rows.to_batches():
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, write_options=options)
+            copy.write(buffer.getvalue())
 
 
 def upsert(rows: pa.Table, target: PostgresTarget, settings: Settings) -> int:
-    missing = [k for k in target.key if k not in rows.column_names]
-    if missing:
-        raise TargetError(f"target {target.name!r}: key column(s) {missing} not in the rows' columns {rows.column_names}")
-    table = _table_ident(target.table)
-    columns = [sql.Identifier(c) for c in rows.column_names]
-    column_defs = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(pg_type(f.type))) for f in rows.schema
-    )
-    key = sql.SQL(", ").join(sql.Identifier(k) for k in target.key)
-    updates = sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in rows.column_names if c not in target.key
-    )
-    buffer = io.BytesIO()
-    pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    require_columns(rows, target.key, target.name)
+    statements = warehouse_load(target.table, rows.schema, target.key, "postgres")
     try:
         with psycopg.connect(conninfo(settings), connect_timeout=10) as conn, conn.cursor() as cur:
-            if "." in target.table:
-                cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.table.split(".")[0])))
-            cur.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(table, column_defs, key)
-            )
-            cur.execute(sql.SQL("CREATE TEMP TABLE etl_staging (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(table))
-            with cur.copy(
-                sql.SQL("COPY etl_staging ({}) FROM STDIN (FORMAT csv)").format(sql.SQL(", ").join(columns))
-            ) as copy:
-                copy.write(buffer.getvalue())
-            cur.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM etl_staging ON CONFLICT ({}) DO UPDATE SET {}").format(
-                    table, sql.SQL(", ").join(columns), sql.SQL(", ").join(columns), key, updates
-                )
-            )
+            for statement in statements.prepare:
+                cur.execute(statement)
+            cur.execute(_HAS_UNIQUE_KEY, {"table": quote_table(target.table), "key": target.key})
+            if not cur.fetchone()[0]:
+                raise TargetError(f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}")
+            _copy_rows(cur, rows)
+            cur.execute(statements.merge)
+            cur.execute(statements.cleanup)
             return rows.num_rows
     except psycopg.OperationalError as exc:
         raise TransientError(f"target {target.name!r}: cannot reach PostgreSQL: {exc}") from exc
-    except psycopg.errors.InvalidColumnReference as exc:
-        raise TargetError(
-            f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}: {exc}"
-        ) from exc
+    except psycopg.errors.CardinalityViolation as exc:  # a staged key matching an existing row twice
+        raise TargetError(f"target {target.name!r}: table {target.table}: duplicate keys within one load: {exc}") from exc
     except psycopg.Error as exc:
         raise TargetError(f"target {target.name!r}: table {target.table}: {exc}") from exc

@@ -1,0 +1,136 @@
+"""DynamoDB target: one item per row, written with BatchWriteItem.
+
+Idempotent by nature: every row is a put by its key, so a re-run rewrites the same items
+instead of adding new ones. Rows without a key, with an empty string in a key, or sharing
+a key are refused before anything is written (DynamoDB would reject the first and let the
+last write of a key silently win for the others).
+
+Values are converted as DynamoDB stores them faithfully: numbers as Decimal (floats by
+their shortest exact repr, never through binary rounding), dates and timestamps as ISO
+8601 strings, booleans as BOOL, nested lists and structs as L and M; a NULL column is left
+out of the item, as DynamoDB has no typed null.
+
+A batch may come back with ``UnprocessedItems`` (throughput exceeded on some partitions):
+that is a successful response, so botocore does not retry it; this module re-sends those
+items with exponential back-off and full jitter, a bounded number of times, and so do
+throttling errors botocore has already given up on. Still unprocessed: TransientError,
+for the state machine's own retry.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from boto3.dynamodb.types import TypeSerializer
+
+from etl_core.errors import TargetError, TransientError
+from etl_core.extract.aws import client
+from etl_core.load.aws import target_errors
+from etl_core.load.keys import require_unique_keys
+from etl_core.load.retry import Backoff
+from etl_core.spec.targets import DynamoDBTarget
+
+MAX_BATCH_ITEMS = 25  # BatchWriteItem's limit
+_SERIALIZER = TypeSerializer()
+
+
+def _dynamodb_value(value: Any) -> Any:
+    """A Python value from Arrow as TypeSerializer accepts it."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} has no DynamoDB number")
+        return Decimal(repr(value))
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _dynamodb_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dynamodb_value(v) for v in value]
+    return value
+
+
+def to_item(row: dict[str, Any]) -> dict[str, dict]:
+    """One row as a DynamoDB item in the low-level attribute-value form."""
+    return {name: _SERIALIZER.serialize(_dynamodb_value(value)) for name, value in row.items() if value is not None}
+
+
+def _attribute_type(arrow_type: pa.DataType) -> str:
+    """The key attribute type (S, N, B) a column's values become."""
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "N"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "B"
+    return "S"
+
+
+def table_key(api: Any, target: DynamoDBTarget) -> dict[str, str]:
+    """The table's key attributes and their types; the spec's ``key``, if any, must name the same."""
+    with target_errors(f"target {target.name!r}: DynamoDB table {target.table}"):
+        described = api.describe_table(TableName=target.table)["Table"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in described["AttributeDefinitions"]}
+    key = {k["AttributeName"]: types[k["AttributeName"]] for k in described["KeySchema"]}
+    if target.key is not None and sorted(target.key) != sorted(key):
+        raise TargetError(f"target {target.name!r}: key {target.key} in the spec, but table {target.table}'s key is {list(key)}")
+    return key
+
+
+def check_rows(rows: pa.Table, key: dict[str, str], target: DynamoDBTarget) -> None:
+    require_unique_keys(rows, list(key), target.name)
+    for name, expected in key.items():
+        column = rows.column(name)
+        actual = _attribute_type(column.type)
+        if actual != expected:
+            raise TargetError(
+                f"target {target.name!r}: key {name!r} is of type {expected} in table {target.table}, "
+                f"but the rows' {column.type} values would be {actual}"
+            )
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            empty = pc.sum(pc.equal(column, "")).as_py() or 0
+            if empty:
+                raise TargetError(f"target {target.name!r}: {empty} row(s) have an empty string in key {name!r}")
+
+
+def _items(rows: pa.Table, target: DynamoDBTarget) -> Iterator[list[dict]]:
+    """Put requests in BatchWriteItem-sized groups, converting one record batch at a time."""
+    group: list[dict] = []
+    for batch in rows.to_batches():
+        for row in batch.to_pylist():
+            try:
+                group.append({"PutRequest": {"Item": to_item(row)}})
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise TargetError(f"target {target.name!r}: a row cannot be stored in DynamoDB: {exc}: {row}") from exc
+            if len(group) == MAX_BATCH_ITEMS:
+                yield group
+                group = []
+    if group:
+        yield group
+
+
+def _write_group(api: Any, target: DynamoDBTarget, requests: list[dict], backoff: Backoff) -> None:
+    what = f"target {target.name!r}: DynamoDB table {target.table}"
+    pending, last_error = requests, "some items came back unprocessed"
+    for attempt in range(backoff.attempts):
+        try:
+            with target_errors(what):
+                response = api.batch_write_item(RequestItems={target.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(target.table, [])
+        except TransientError as exc:  # throttling (ProvisionedThroughputExceeded ...) botocore gave up on
+            last_error = str(exc)
+        if not pending:
+            return
+        if attempt + 1 < backoff.attempts:
+            backoff.wait(attempt)
+    raise TransientError(f"{what}: {len(pending)} item(s) still not written after {backoff.attempts} attempts; last: {last_error}")
+
+
+def write_items(rows: pa.Table, target: DynamoDBTarget, api: Any | None = None, backoff: Backoff = Backoff()) -> int:
+    """Put every row; ``api`` is a DynamoDB client (made if not given)."""
+    api = api or client("dynamodb")
+    check_rows(rows, table_key(api, target), target)
+    for requests in _items(rows, target):
+        _write_group(api, target, requests, backoff)
+    return rows.num_rows

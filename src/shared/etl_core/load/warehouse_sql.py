@@ -1,0 +1,104 @@
+"""The SQL of a warehouse load, written once for PostgreSQL and Redshift.
+
+Both engines run the same statements: create the table if needed, create a staging table
+shaped like the rows, (the loader's own COPY fills it), MERGE the staging rows into the
+table on the key, drop the staging table. PostgreSQL 15+ and Redshift both accept
+``MERGE INTO target USING source ON (key) WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED
+THEN INSERT ...`` in the form written here (the target is not aliased, the source is a
+table, SET names bare columns), so the load logic is tested once, on a real PostgreSQL.
+
+The statements are plain text because Redshift's Data API takes text. Every identifier is
+double-quoted here (quotes inside doubled), and no value is ever written into SQL: rows reach
+the staging table only through COPY. A spec or a column name cannot inject SQL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from etl_core.errors import TargetError
+
+Dialect = Literal["postgres", "redshift"]
+
+STAGING_TABLE = "etl_staging"
+_SOURCE_ALIAS = "s"
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted identifier: the only form in which a name reaches SQL text."""
+    if not name or "\x00" in name:
+        raise TargetError(f"invalid SQL identifier {name!r}: it is empty or contains a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_table(table: str) -> str:
+    """``schema.table`` or ``table`` (as the spec names it), each part quoted."""
+    return ".".join(quote_ident(part) for part in table.split("."))
+
+
+def column_type(arrow_type: pa.DataType, dialect: Dialect) -> str:
+    """The SQL type holding an Arrow type's values exactly (strings: Redshift's TEXT would be VARCHAR(256))."""
+    if pa.types.is_int32(arrow_type) or pa.types.is_int16(arrow_type) or pa.types.is_int8(arrow_type):
+        return "integer"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_decimal(arrow_type):
+        return f"numeric({arrow_type.precision},{arrow_type.scale})"
+    return "text" if dialect == "postgres" else "varchar(65535)"
+
+
+def _column_defs(schema: pa.Schema, dialect: Dialect) -> str:
+    return ", ".join(f"{quote_ident(f.name)} {column_type(f.type, dialect)}" for f in schema)
+
+
+def _names(columns: list[str], prefix: str = "") -> str:
+    return ", ".join(prefix + quote_ident(c) for c in columns)
+
+
+@dataclass(frozen=True)
+class WarehouseLoad:
+    """The statements of one load, in order: ``prepare``, then the loader's COPY into
+    ``STAGING_TABLE``, then ``merge``, then ``cleanup`` — all in one transaction."""
+
+    prepare: list[str]
+    merge: str
+    cleanup: str
+
+
+def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Dialect) -> WarehouseLoad:
+    """The statements loading rows of ``schema`` into ``table``, merged on ``key``.
+
+    The staging table has the rows' columns in the rows' order (Redshift's COPY from Parquet
+    maps columns by position); the table is created with them if it does not exist yet.
+    """
+    columns = schema.names
+    missing = [k for k in key if k not in columns]
+    if missing:
+        raise TargetError(f"table {table}: key column(s) {missing} not in the rows' columns {columns}")
+    target = quote_table(table)
+    staging = quote_ident(STAGING_TABLE)
+    source = quote_ident(_SOURCE_ALIAS) + "."
+    prepare = []
+    if "." in table:
+        prepare.append(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(table.split('.')[0])}")
+    prepare.append(f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(schema, dialect)}, PRIMARY KEY ({_names(key)}))")
+    prepare.append(f"CREATE TEMP TABLE {staging} ({_column_defs(schema, dialect)})")
+    on = " AND ".join(f"{target}.{quote_ident(k)} = {source}{quote_ident(k)}" for k in key)
+    # A table of key columns only still needs an UPDATE action: Redshift requires both clauses.
+    updated = [c for c in columns if c not in key] or key
+    merge = (
+        f"MERGE INTO {target} USING {staging} AS {quote_ident(_SOURCE_ALIAS)} ON {on}"
+        f" WHEN MATCHED THEN UPDATE SET {', '.join(f'{quote_ident(c)} = {source}{quote_ident(c)}' for c in updated)}"
+        f" WHEN NOT MATCHED THEN INSERT ({_names(columns)}) VALUES ({_names(columns, source)})"
+    )
+    return WarehouseLoad(prepare=prepare, merge=merge, cleanup=f"DROP TABLE {staging}")
