@@ -82,9 +82,13 @@ def _summary(result) -> str:
             f"  extracted    {counts['extracted']}",
             f"  valid        {counts['valid']}",
             f"  quarantined  {counts['quarantined']}   (rows and reasons under {result.output.get('quarantine_uri')})",
+            f"  deduplicated {counts.get('deduplicated', 0)}",
             f"  warned       {counts.get('warned', 0)}",
             "  loaded       " + "  ".join(f"{target}={rows}" for target, rows in counts["loaded"].items()),
         ]
+        corrected = {name: n for name, n in (counts.get("corrections") or {}).items() if n}
+        if corrected:
+            lines.append("  corrected    " + "  ".join(f"{name}={n}" for name, n in corrected.items()))
     elif result.status == "SUCCEEDED":
         lines.append(json.dumps(result.output, indent=2))
     else:

@@ -35,7 +35,7 @@ from etl_local.integrations import LocalDynamoDB, LocalEmrServerless, LocalGlue,
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
 from etl_local.store import ExecutionStore
-from etl_local.warehouse import start_postgres
+from etl_local.warehouse import apply_sql, start_postgres
 
 PLACEHOLDER = re.compile(r"\$\{(ETL_[A-Z_]+)\}")
 
@@ -61,9 +61,12 @@ class LocalRuntime:
     warehouse_dsn: str | None = None
     env_file: Path | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    #: SQL applied to the warehouse when a run first needs it: the RDS source's data locally.
+    seed_sql: list[Path] | None = None
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
+        self._warehouse_ready = False
         self.home = (self.home or self.root / ".etl").resolve()
         self.app = SamApp(self.root / "template.yaml", self.parameter_overrides)
         self.local_env = read_env_file(self.env_file or self.root / "local.env.json")
@@ -82,8 +85,11 @@ class LocalRuntime:
         if name == "ETL_ROOT":
             return str(self.root)
         if name == "ETL_WAREHOUSE_DSN":
-            if self.warehouse_dsn is None:
-                self.warehouse_dsn = start_postgres(self.home / "pg")
+            if not self._warehouse_ready:
+                self.warehouse_dsn = self.warehouse_dsn or start_postgres(self.home / "pg")
+                seeds = self.seed_sql if self.seed_sql is not None else sorted((self.root / "sample" / "rds").glob("*.sql"))
+                apply_sql(self.warehouse_dsn, seeds)
+                self._warehouse_ready = True
             return self.warehouse_dsn
         raise TemplateError(f"local.env.json: unknown placeholder ${{{name}}} (known: ETL_HOME, ETL_ROOT, ETL_WAREHOUSE_DSN)")
 

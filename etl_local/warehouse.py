@@ -31,3 +31,14 @@ def stop_postgres(data_dir: Path) -> None:
     server = _SERVERS.pop(data_dir, None)
     if server is not None:
         server.cleanup()
+
+
+def apply_sql(dsn: str, files: list[Path]) -> None:
+    """Run SQL files (idempotent seeds of the local stand-in for an RDS source) in one transaction."""
+    if not files:
+        return
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        for path in files:
+            conn.execute(path.read_text())

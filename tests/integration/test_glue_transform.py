@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 import pyarrow as pa
 import pytest
@@ -26,6 +27,7 @@ from etl_core.plan import RunRequest, plan_run
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
 from etl_core.transform import run_transform
+from etl_local.warehouse import apply_sql
 
 pytestmark = pytest.mark.spark
 
@@ -37,9 +39,18 @@ SORT_KEYS = [("order_id", "ascending"), ("_origin", "ascending")]
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Plan and extract the bundled sample into a fresh lake; return the run's manifest."""
-    lake = tmp_path_factory.mktemp("lake")
+def staged(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iterator[dict]:
+    """Plan and extract the bundled sample into a fresh lake; return the run's manifest.
+
+    The sample's RDS source reads the shared test PostgreSQL, seeded as the local runtime
+    seeds its embedded server."""
+    apply_sql(postgres_server, sorted((REPO_ROOT / "sample" / "rds").glob("*.sql")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DSN", postgres_server)
+        yield _plan_and_extract(tmp_path_factory.mktemp("lake"))
+
+
+def _plan_and_extract(lake: Path) -> dict:
     settings = dataclasses.replace(Settings.from_env(), lake_uri=str(lake), raw_uri=str(REPO_ROOT / "sample" / "raw"))
     run = plan_run(RunRequest(pipeline=PIPELINE, run_date=RUN_DATE), settings)
     spec = load_spec(settings.pipelines_uri, PIPELINE)

@@ -27,6 +27,8 @@ def test_the_stage_events_run_in_order(runtime) -> None:
     orders = runtime.invoke("ExtractFunction", event("extract.json"))
     customers_source = {"name": "customers", "uri": "sample/raw/customers/customers.jsonl"}
     customers = runtime.invoke("ExtractFunction", event("extract.json", source=customers_source))
+    tiers = runtime.invoke("ExtractFunction", event("extract.json", source={"name": "tiers", "uri": "postgres:tiers"}))
+    assert tiers["rows_staged"] == 400  # the RDS source, seeded from sample/rds/ into the embedded PostgreSQL
     validate_event = event("validate.json")
     assert [orders["rows_read"], orders["rows_staged"], orders["rows_rejected"]] == [
         validate_event["extracted"][0][k] for k in ("rows_read", "rows_staged", "rows_rejected")

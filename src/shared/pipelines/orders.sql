@@ -6,6 +6,7 @@ SELECT
     o.customer_id,
     c.country AS customer_country,
     c.email AS customer_email,
+    COALESCE(t.tier, 'none') AS customer_tier,
     o.order_ts,
     CAST(o.order_ts AS DATE) AS order_date,
     o.status,
@@ -23,3 +24,5 @@ LEFT JOIN (
     FROM customers
 ) AS c
     ON c.customer_id = o.customer_id AND c.rn = 1
+LEFT JOIN tiers AS t
+    ON t.customer_id = o.customer_id
