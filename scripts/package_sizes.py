@@ -15,30 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from etl_local.sam_template import load_yaml  # noqa: E402 - the repo's CloudFormation YAML reader
 
 LIMIT_BYTES = 262_144_000  # Lambda: 250 MB unzipped, function + layers
 MB = 1024 * 1024
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Safe loader that keeps CloudFormation short-form tags (!Ref X -> {"Ref": X})."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def dir_size(path: Path) -> int:
@@ -57,7 +38,7 @@ def main(argv: list[str]) -> int:
     if not template_path.is_file():
         print(f"package_sizes: {template_path} not found - run `sam build` first", file=sys.stderr)
         return 1
-    template = yaml.load(template_path.read_text(), Loader=_CfnLoader) or {}
+    template = load_yaml(template_path) or {}
     resources = template.get("Resources", {})
     global_layers = (template.get("Globals", {}).get("Function", {}) or {}).get("Layers", []) or []
 

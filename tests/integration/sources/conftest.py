@@ -7,7 +7,6 @@ is a real ``http.server`` on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import logging
 import textwrap
 import threading
 import urllib.parse
@@ -20,7 +19,6 @@ from typing import Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from etl_core import storage
 from etl_core.extract import ExtractContext, ExtractResult, extract_source, source_uri
@@ -86,37 +84,6 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lake:
     return Lake(tmp_path / "lake")
 
 
-# --- AWS APIs, emulated by moto in server mode ---------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """boto3 (and Powertools) pointed at a freshly reset moto server, with dummy credentials."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()
-    yield moto_endpoint
-    parameters.clear_caches()
 
 
 # --- a real HTTP API on 127.0.0.1 ----------------------------------------------------------
