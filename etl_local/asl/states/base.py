@@ -231,3 +231,25 @@ def mark_branch_failure(err: StatesError) -> StatesError:
 
 def branch_failure(err: StatesError) -> bool:
     return getattr(err, "from_branch", False) or err.error == QUERY_EVALUATION_ERROR
+
+
+class WorkState(State):
+    """A state whose work returns a result (Task, Map, Parallel): ResultSelector and ResultPath
+    apply to it in JSONPath, Output in JSONata. Map and Parallel name the history event they
+    log when their branches fail for good in ``failed_event``."""
+
+    failed_event: str | None = None
+
+    def __init__(self, name: str, spec: dict[str, Any], query_language: str) -> None:
+        super().__init__(name, spec, query_language)
+        self.result_selector = spec.get("ResultSelector")
+        self.result_path = spec.get("ResultPath", "$")
+
+    def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
+        if self.jsonata:
+            return self.jsonata_output(visit, result, result=result)
+        return self.jsonpath_output(visit, result, self.result_selector, self.result_path)
+
+    def failed(self, visit: Visit, err: StatesError) -> None:
+        if self.failed_event and branch_failure(err):
+            visit.frame.emit(self.failed_event)

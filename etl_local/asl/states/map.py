@@ -26,12 +26,13 @@ from ..paths import PathNotFound, read_path
 from ..payload import render_template
 from ..result_writer import ResultWriter
 from ..retry_catch import error_output
-from .base import ABSENT, State, branch_failure, mark_branch_failure
+from .base import ABSENT, WorkState, mark_branch_failure
 
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 
 
-class MapState(State):
+class MapState(WorkState):
+    failed_event = "MapStateFailed"
     kind = "Map"
 
     def __init__(self, name: str, spec: dict[str, Any], query_language: str) -> None:
@@ -50,8 +51,6 @@ class MapState(State):
         self.item_batcher = ItemBatcher(spec["ItemBatcher"]) if "ItemBatcher" in spec else None
         self.result_writer = (ResultWriter(name, spec["ResultWriter"], self.jsonata)
                               if "ResultWriter" in spec else None)
-        self.result_selector = spec.get("ResultSelector")
-        self.result_path = spec.get("ResultPath", "$")
 
     def run(self, value: Any, frame: Frame) -> tuple[str | None, Any]:
         return self.run_guarded(value, frame)
@@ -100,14 +99,7 @@ class MapState(State):
         frame.emit("MapStateSucceeded")
         return result
 
-    def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
-        if self.jsonata:
-            return self.jsonata_output(visit, result, result=result)
-        return self.jsonpath_output(visit, result, self.result_selector, self.result_path)
 
-    def failed(self, visit: Visit, err: StatesError) -> None:
-        if branch_failure(err):
-            visit.frame.emit("MapStateFailed")
 
     # -- inputs -------------------------------------------------------------------------
     def _items(self, visit: Visit) -> tuple[Any, list[Any]]:

@@ -11,10 +11,11 @@ from ..branches import run_indexed
 from ..clock import Clock
 from ..errors import StatesError
 from ..execution import AbortSignal, BranchAborted, Frame, Visit, run_program
-from .base import State, branch_failure, mark_branch_failure
+from .base import WorkState, mark_branch_failure
 
 
-class ParallelState(State):
+class ParallelState(WorkState):
+    failed_event = "ParallelStateFailed"
     kind = "Parallel"
 
     def __init__(self, name: str, spec: dict[str, Any], query_language: str) -> None:
@@ -24,8 +25,6 @@ class ParallelState(State):
         self.branches = [compile_program(branch, query_language) for branch in spec.get("Branches", [])]
         self.can_block = any(branch.can_block for branch in self.branches)
         self.parameters = spec.get("Arguments" if self.jsonata else "Parameters")
-        self.result_selector = spec.get("ResultSelector")
-        self.result_path = spec.get("ResultPath", "$")
 
     def run(self, value: Any, frame: Frame) -> tuple[str | None, Any]:
         return self.run_guarded(value, frame)
@@ -61,11 +60,4 @@ class ParallelState(State):
             raise failures[0]
         return results
 
-    def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
-        if self.jsonata:
-            return self.jsonata_output(visit, result, result=result)
-        return self.jsonpath_output(visit, result, self.result_selector, self.result_path)
 
-    def failed(self, visit: Visit, err: StatesError) -> None:
-        if branch_failure(err):
-            visit.frame.emit("ParallelStateFailed")

@@ -37,13 +37,13 @@ from ..tasks import (
     passthrough_failure,
     service_of,
 )
-from .base import State, data_limit_error, payload_too_large
+from .base import WorkState, data_limit_error, payload_too_large
 
 #: What AWS Lambda's Python runtime reports for a return value that is not JSON.
 MARSHAL_ERROR = "Runtime.MarshalError"
 
 
-class TaskState(State):
+class TaskState(WorkState):
     kind = "Task"
     can_block = True
     has_retry_count = True
@@ -52,8 +52,6 @@ class TaskState(State):
         super().__init__(name, spec, query_language)
         self.resource: str = spec["Resource"]
         self.parameters = spec.get("Arguments" if self.jsonata else "Parameters")
-        self.result_selector = spec.get("ResultSelector")
-        self.result_path = spec.get("ResultPath", "$")
         self.timeout = spec.get("TimeoutSeconds")
         self.timeout_path = spec.get("TimeoutSecondsPath")
         self.heartbeat = spec.get("HeartbeatSeconds")
@@ -82,10 +80,6 @@ class TaskState(State):
             return self._call_lambda(visit, arguments, timeout, heartbeat)
         return self._call_integration(visit, arguments, timeout, heartbeat)
 
-    def process_result(self, visit: Visit, result: Any) -> tuple[Any, dict[str, Any] | None]:
-        if self.jsonata:
-            return self.jsonata_output(visit, result, result=result)
-        return self.jsonpath_output(visit, result, self.result_selector, self.result_path)
 
     # -- dispatch -------------------------------------------------------------------------
     def _call_lambda(self, visit: Visit, payload: Any, timeout: int | None, heartbeat: int | None) -> Any:
