@@ -29,6 +29,7 @@ test: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_asl_map.py
+	$(BIN)/python bench/bench_pipeline.py
 
 .venv-tools/bin/sam: requirements-tools.txt
 	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
