@@ -5,23 +5,32 @@ get exactly the same treatment. Each correction is counted (values changed; rows
 for ``dedupe``) so a run's summary shows how much of its data needed fixing. Nothing is
 dropped silently: a value a ``cast`` cannot read becomes a quarantine reason for its row,
 and a row ``dedupe`` removes is returned, with the origin of the row that superseded it.
+
+Corrections stream: value corrections apply batch by batch; a dedupe compares rows across
+the whole run, so its verdict is planned first from its key columns alone (plan_dedupes)
+and each batch then drops the rows the verdict names (correct_batch).
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+from array import array
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core import conformance
 from etl_core.errors import DataQualityError
-from etl_core.reasons import origins, reason, show
+from etl_core.reasons import ORIGIN, reason, show
 from etl_core.schema import ARROW_TYPES, cast_text
 from etl_core.spec import Correction
 from etl_core.spec.rules import CastFix, DedupeFix, DefaultFix
+
+#: columns -> the run's rows, batch by batch, in order, with only those columns.
+Batches = Callable[[list[str]], Iterable[pa.Table]]
 
 
 @dataclass(frozen=True)
@@ -37,27 +46,162 @@ class Corrected:
     superseded_by: list[str]
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """One dedupe's verdict over the whole run: the rows it removes and, for each, why."""
+
+    #: Run rows (0-based, in the transform's order), ascending: 8 bytes a row.
+    rows: array
+    #: For each, ``dedupe(key): superseded by <origin of the row kept>``.
+    reasons: pa.Array
+
+
+#: Dedupe label -> its verdict over the run (see plan_dedupes).
+DedupePlan = dict[str, Superseded]
+
+
 def apply_corrections(table: pa.Table, corrections: list[Correction]) -> Corrected:
-    """Apply ``corrections`` in the spec's order; see Corrected for what comes back."""
+    """Apply ``corrections`` in the spec's order to a whole table; see Corrected for what comes back."""
+    check_corrections(table.slice(0, 0), corrections)
+    plan = plan_dedupes(corrections, table.schema, lambda columns: [table.select(columns)])
+    return correct_batch(table, corrections, plan)
+
+
+def check_corrections(empty: pa.Table, corrections: list[Correction]) -> pa.Table:
+    """Raise, in the spec's order, the error of the first correction that cannot apply to rows
+    shaped like ``empty``; return how the corrected rows are shaped (an empty table)."""
+    for correction in corrections:
+        _require_columns(empty, correction)
+        if correction.dedupe is None:
+            empty = _fix_values(empty, correction)[0]
+    return empty
+
+
+def correct_batch(table: pa.Table, corrections: list[Correction], plan: DedupePlan, first_row: int = 0) -> Corrected:
+    """Apply ``corrections`` to one batch whose first row is run row ``first_row``.
+
+    Value corrections are row by row; a dedupe removes the rows its run-wide verdict (``plan``)
+    names. The corrections must have passed check_corrections.
+    """
     counts: dict[str, int] = {}
     failures: dict[int, list[str]] = {}
     superseded: list[pa.Table] = []
     superseded_by: list[str] = []
+    rows = run_rows(first_row, table.num_rows) if plan else None  # the run row of each row, for the dedupes
     for correction in corrections:
-        _require_columns(table, correction)
         if correction.dedupe is not None:
-            keep, removed, reasons = _dedupe(table, correction.dedupe, correction.label)
+            verdict = plan[correction.label]
+            assert rows is not None
+            gone = pc.is_in(rows, value_set=pa.array(_window(verdict.rows, first_row, table.num_rows), pa.int64()))
+            removed, keep = pc.indices_nonzero(gone), pc.indices_nonzero(pc.invert(gone))
             superseded.append(table.take(removed))
-            superseded_by.extend(reasons)
-            table, failures = table.take(keep), _renumber(failures, keep)
+            superseded_by.extend(
+                verdict.reasons[bisect.bisect_left(verdict.rows, row)].as_py() for row in rows.take(removed).to_pylist()
+            )
+            if len(removed):
+                table, rows, failures = table.take(keep), rows.take(keep), _renumber(failures, keep)
             counts[correction.label] = len(removed)
             continue
         table, changed, problems = _fix_values(table, correction)
         counts[correction.label] = changed
         for row, problem in problems.items():
             failures.setdefault(row, []).append(problem)
-    removed = pa.concat_tables(superseded, promote_options="permissive") if superseded else table.slice(0, 0)
-    return Corrected(table, counts, failures, removed, superseded_by)
+    removed_rows = pa.concat_tables(superseded, promote_options="permissive") if superseded else table.slice(0, 0)
+    return Corrected(table, counts, failures, removed_rows, superseded_by)
+
+
+def corrected_columns(
+    corrections: list[Correction], plan: DedupePlan, read: Batches, columns: list[str]
+) -> Iterator[pa.Table]:
+    """The run's corrected rows, batch by batch, reading only ``columns`` and what correcting them needs."""
+    needed = _closure(columns, corrections)
+    applied = [c for c in corrections if c.dedupe is not None or set(c.columns) <= set(needed)]
+    first_row = 0
+    for batch in read(needed):
+        yield correct_batch(batch, applied, plan, first_row).table.select(columns)
+        first_row += batch.num_rows
+
+
+def _closure(columns: list[str], corrections: list[Correction]) -> list[str]:
+    """``columns`` plus every column a value correction of them reads along (``trim: [a, b]`` reads both)."""
+    needed = list(dict.fromkeys(columns))
+    grown = True
+    while grown:
+        grown = False
+        for correction in corrections:
+            if correction.dedupe is None and set(correction.columns) & set(needed) and not set(correction.columns) <= set(needed):
+                needed += [c for c in correction.columns if c not in needed]
+                grown = True
+    return needed
+
+
+def plan_dedupes(corrections: list[Correction], schema: pa.Schema, read: Batches) -> DedupePlan:
+    """Every dedupe's verdict over the whole run, from a pass over the columns the dedupes read.
+
+    Each dedupe judges the rows the dedupes before it kept, by its columns as the corrections
+    before it left them. Memory holds those columns (and the removed rows), never whole rows;
+    the origins of the rows kept instead come from one more pass over ``_origin`` alone.
+    """
+    dedupes = [c for c in corrections if c.dedupe is not None]
+    if not dedupes:
+        return {}
+    needed = _closure([name for d in dedupes for name in d.columns], corrections)
+    applied = [c for c in corrections if c.dedupe is not None or set(c.columns) <= set(needed)]
+    snapshots: dict[str, list[pa.Table]] = {d.label: [pa.schema([schema.field(n) for n in d.columns]).empty_table()] for d in dedupes}
+    for batch in read(needed):
+        for correction in applied:
+            if correction.dedupe is not None:
+                snapshots[correction.label].append(batch.select(correction.columns))
+            else:
+                batch = _fix_values(batch, correction)[0]
+    gone = pa.array([], pa.int64())
+    verdicts: dict[str, tuple[pa.Array, pa.Array, pa.Array]] = {}
+    for dedupe in dedupes:
+        keyed = pa.concat_tables(snapshots.pop(dedupe.label), promote_options="permissive")
+        everyone = run_rows(0, keyed.num_rows)
+        alive = everyone.filter(pc.invert(pc.is_in(everyone, value_set=gone)))
+        removed, kept_by = _dedupe(keyed.take(alive), dedupe.dedupe)  # type: ignore[arg-type]
+        verdicts[dedupe.label] = (alive.take(removed), alive.take(kept_by), kept_by)
+        gone = pa.concat_arrays([gone, alive.take(removed)])
+    kept = array("q", sorted({row for _, rows, _ in verdicts.values() for row in rows.to_pylist()}))
+    origin_of = _origins_of(kept, schema, read)
+    return {
+        label: Superseded(
+            array("q", removed.to_pylist()),
+            pa.array(
+                [
+                    reason(label, f"superseded by {origin_of.get(row) or f'row {position + 1}'}")
+                    for row, position in zip(rows.to_pylist(), positions.to_pylist())
+                ],
+                pa.string(),
+            ),
+        )
+        for label, (removed, rows, positions) in verdicts.items()
+    }
+
+
+def run_rows(first_row: int, count: int) -> pa.Array:
+    """The run rows ``first_row .. first_row + count - 1``."""
+    return pa.array(range(first_row, first_row + count), pa.int64())
+
+
+def _window(rows: array, first_row: int, count: int) -> array:
+    """The ascending ``rows`` that fall in ``[first_row, first_row + count)``."""
+    return rows[bisect.bisect_left(rows, first_row):bisect.bisect_left(rows, first_row + count)]
+
+
+def _origins_of(rows: array, schema: pa.Schema, read: Batches) -> dict[int, str | None]:
+    """The ``_origin`` of the given run rows (ascending), read from that column alone."""
+    if ORIGIN not in schema.names or not len(rows):
+        return {}
+    found: dict[int, str | None] = {}
+    first_row = 0
+    for batch in read([ORIGIN]):
+        window = _window(rows, first_row, batch.num_rows)
+        values = batch.column(ORIGIN).take(pa.array([row - first_row for row in window], pa.int64())).to_pylist()
+        found.update(zip(window, values))
+        first_row += batch.num_rows
+    return found
 
 
 def _renumber(failures: dict[int, list[str]], keep: pa.Array) -> dict[int, list[str]]:
@@ -143,22 +287,17 @@ def _cast(table: pa.Table, fix: CastFix, label: str) -> tuple[pa.Table, int, dic
     return corrected, len(values) - values.null_count - len(problems), problems
 
 
-def _dedupe(table: pa.Table, fix: DedupeFix, label: str) -> tuple[pa.Array, pa.Array, list[str]]:
-    """Rows to keep, rows to remove, and each removed row's reason naming the row kept instead.
+def _dedupe(keyed: pa.Table, fix: DedupeFix) -> tuple[pa.Array, pa.Array]:
+    """The rows to remove (ascending) and, for each, the row kept instead, as positions in ``keyed``.
 
     Per key the kept row has the greatest ``keep_latest_by`` (nulls are oldest), ties going
     to the later row. Rows with a null in the key are not duplicates of anything: they stay
     (for ``not_null`` to judge).
     """
-    index = pa.array(range(table.num_rows), pa.int64())
-    columns = [*fix.key, *([fix.keep_latest_by] if fix.keep_latest_by else [])]
-    keyed = table.select(columns).append_column("_i", index)
-    keyed = keyed.filter(functools.reduce(pc.and_, [pc.is_valid(keyed.column(k)) for k in fix.key]))
+    keyed = keyed.append_column("_i", run_rows(0, keyed.num_rows))
+    keyed = keyed.filter(functools.reduce(pc.and_, [pc.is_valid(keyed.column(k)) for k in fix.key], pa.scalar(True)))
     order = [*(((fix.keep_latest_by, "ascending", "at_start"),) if fix.keep_latest_by else ()), ("_i", "ascending")]
     winners = keyed.sort_by(order).group_by(fix.key, use_threads=False).aggregate([("_i", "last")])
     losers = keyed.filter(pc.invert(pc.is_in(keyed.column("_i"), value_set=winners.column("_i_last"))))
     pairs = losers.select([*fix.key, "_i"]).join(winners, keys=fix.key).sort_by("_i")
-    removed = pairs.column("_i").combine_chunks()
-    kept_by = origins(table, pairs.column("_i_last").to_pylist())
-    keep = pc.filter(index, pc.invert(pc.is_in(index, value_set=removed)))
-    return keep, removed, [reason(label, f"superseded by {origin}") for origin in kept_by]
+    return pairs.column("_i").combine_chunks(), pairs.column("_i_last").combine_chunks()

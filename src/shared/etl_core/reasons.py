@@ -31,12 +31,15 @@ def show_key(values: tuple[Any, ...]) -> str:
     return show(values[0]) if len(values) == 1 else "(" + ", ".join(show(v) for v in values) + ")"
 
 
-def origins(table: pa.Table, indices: list[int]) -> list[str]:
-    """Where the given rows came from: their ``_origin`` (object:line), else their row number."""
+def origins(table: pa.Table, indices: list[int], first_row: int = 0) -> list[str]:
+    """Where the given rows came from: their ``_origin`` (object:line), else their row number.
+
+    ``first_row`` is the batch's place in the run, so a row number counts from the run's start.
+    """
     if ORIGIN in table.column_names:
         found = table.column(ORIGIN).take(pa.array(indices, pa.int64())).to_pylist()
-        return [origin or f"row {i + 1}" for origin, i in zip(found, indices)]
-    return [f"row {i + 1}" for i in indices]
+        return [origin or f"row {first_row + i + 1}" for origin, i in zip(found, indices)]
+    return [f"row {first_row + i + 1}" for i in indices]
 
 
 def reason(label: str, detail: str, severity: str | None = None) -> str:

@@ -9,7 +9,7 @@ import json
 import os
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -124,14 +124,48 @@ def write_parquet(uri: str, table: pa.Table) -> None:
     fs.move(tmp, path)
 
 
-def read_parquet(uri: str) -> pa.Table:
-    """A Parquet object or every Parquet object under a prefix, as one table."""
-    fs, path = resolve(uri)
+#: Rows per batch when a stage streams Parquet: big enough for vectorised work to dominate,
+#: small enough that a batch of wide rows stays a few tens of MB.
+BATCH_ROWS = 64 * 1024
+
+
+def _parquet_paths(uri: str) -> tuple[pafs.FileSystem, list[str]]:
+    fs, _ = resolve(uri)
     files = list_files(uri, suffix=".parquet")
-    paths = [f[len("s3://"):] if f.startswith("s3://") else f for f in files]
-    if not paths:
+    if not files:
         raise SourceNotFound(f"no Parquet objects at {uri}")
+    return fs, [f[len("s3://"):] if f.startswith("s3://") else f for f in files]
+
+
+def read_parquet(uri: str) -> pa.Table:
+    """A Parquet object or every Parquet object under a prefix, as one table (small inputs only)."""
+    fs, paths = _parquet_paths(uri)
     return pq.ParquetDataset(paths, filesystem=fs).read()
+
+
+class ParquetParts:
+    """The Parquet objects at a URI read as one stream of batches, as often as a stage needs.
+
+    Only the footers are read up front (schema, row count); ``batches`` reads row group by
+    row group, and only the columns asked for, so a pass over two key columns of a wide
+    table reads two columns.
+    """
+
+    def __init__(self, uri: str, batch_rows: int | None = None) -> None:
+        self.uri = uri
+        self.batch_rows = batch_rows or BATCH_ROWS
+        self._fs, self._paths = _parquet_paths(uri)
+        first = pq.read_metadata(self._paths[0], filesystem=self._fs)
+        self.schema: pa.Schema = first.schema.to_arrow_schema()
+        self.num_rows = first.num_rows + sum(pq.read_metadata(p, filesystem=self._fs).num_rows for p in self._paths[1:])
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """Every row, in file then row order, as tables of at most ``batch_rows`` rows."""
+        schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
+        for path in self._paths:
+            with self._fs.open_input_file(path) as handle:
+                for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_rows, columns=columns):
+                    yield pa.Table.from_batches([batch]).cast(schema)
 
 
 class ParquetSink:
@@ -146,7 +180,9 @@ class ParquetSink:
         self.schema = schema
         self.rows = 0
         self._fs, self._path = resolve(uri)
-        self._fs.create_dir(os.path.dirname(self._path), recursive=True)
+        folder = os.path.dirname(self._path)
+        self._made_folder = self._fs.get_file_info(folder).type == pafs.FileType.NotFound
+        self._fs.create_dir(folder, recursive=True)
         self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
         self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, compression="zstd")
 
@@ -160,8 +196,12 @@ class ParquetSink:
         self._fs.move(self._tmp, self._path)
 
     def abort(self) -> None:
+        """Drop the partial object, and the folder if this sink made it, so a failed stage leaves nothing."""
         self._writer.close()
         self._fs.delete_file(self._tmp)
+        folder = os.path.dirname(self._path)
+        if self._made_folder and not self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+            self._fs.delete_dir(folder)
 
     def __enter__(self) -> "ParquetSink":
         return self

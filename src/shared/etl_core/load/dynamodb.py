@@ -32,6 +32,7 @@ from etl_core.extract.aws import client
 from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys
 from etl_core.load.retry import Backoff
+from etl_core.load.rows import Rows
 from etl_core.spec.targets import DynamoDBTarget
 
 MAX_BATCH_ITEMS = 25  # BatchWriteItem's limit
@@ -78,26 +79,26 @@ def table_key(api: Any, target: DynamoDBTarget) -> dict[str, str]:
     return key
 
 
-def check_rows(rows: pa.Table, key: dict[str, str], target: DynamoDBTarget) -> None:
+def check_rows(rows: Rows, key: dict[str, str], target: DynamoDBTarget) -> None:
     require_unique_keys(rows, list(key), target.name)
     for name, expected in key.items():
-        column = rows.column(name)
-        actual = _attribute_type(column.type)
+        column_type = rows.schema.field(name).type
+        actual = _attribute_type(column_type)
         if actual != expected:
             raise TargetError(
                 f"target {target.name!r}: key {name!r} is of type {expected} in table {target.table}, "
-                f"but the rows' {column.type} values would be {actual}"
+                f"but the rows' {column_type} values would be {actual}"
             )
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            empty = pc.sum(pc.equal(column, "")).as_py() or 0
+        if pa.types.is_string(column_type) or pa.types.is_large_string(column_type):
+            empty = sum(pc.sum(pc.equal(b.column(0), "")).as_py() or 0 for b in rows.batches([name]))
             if empty:
                 raise TargetError(f"target {target.name!r}: {empty} row(s) have an empty string in key {name!r}")
 
 
-def _items(rows: pa.Table, target: DynamoDBTarget) -> Iterator[list[dict]]:
+def _items(rows: Rows, target: DynamoDBTarget) -> Iterator[list[dict]]:
     """Put requests in BatchWriteItem-sized groups, converting one record batch at a time."""
     group: list[dict] = []
-    for batch in rows.to_batches():
+    for batch in rows.batches():
         for row in batch.to_pylist():
             try:
                 group.append({"PutRequest": {"Item": to_item(row)}})
@@ -127,8 +128,9 @@ def _write_group(api: Any, target: DynamoDBTarget, requests: list[dict], backoff
     raise TransientError(f"{what}: {len(pending)} item(s) still not written after {backoff.attempts} attempts; last: {last_error}")
 
 
-def write_items(rows: pa.Table, target: DynamoDBTarget, api: Any | None = None, backoff: Backoff = Backoff()) -> int:
+def write_items(rows: Rows | pa.Table, target: DynamoDBTarget, api: Any | None = None, backoff: Backoff = Backoff()) -> int:
     """Put every row; ``api`` is a DynamoDB client (made if not given)."""
+    rows = Rows.of(rows)
     api = api or client("dynamodb")
     check_rows(rows, table_key(api, target), target)
     for requests in _items(rows, target):

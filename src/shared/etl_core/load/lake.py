@@ -32,6 +32,8 @@ import pyarrow.fs as pafs
 
 from etl_core import storage
 from etl_core.errors import TargetError
+from etl_core.load.aggregates import aggregate_rows
+from etl_core.load.rows import Rows
 from etl_core.spec.targets import AggregateTarget
 
 PUBLISHING_DIR = "_publishing"
@@ -61,7 +63,10 @@ def _discard_unfinished(fs: pafs.FileSystem, publishing: str, run_id: str) -> No
             fs.delete_dir(info.path)
 
 
-def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
+def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
+    """Publish the rows under ``uri`` as described above; they stream through pyarrow's dataset
+    writer, which holds at most a row group's worth of rows per open partition."""
+    rows = Rows.of(rows)
     missing = [c for c in partition_by if c not in rows.column_names]
     if missing:
         raise TargetError(f"partition column(s) {missing} not in the rows' columns {rows.column_names}")
@@ -70,7 +75,7 @@ def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id:
     _discard_unfinished(fs, publishing, run_id)
     staged = posixpath.join(publishing, f"{run_id}.{uuid.uuid4().hex}")
     ds.write_dataset(
-        rows,
+        rows.reader(),
         staged,
         filesystem=fs,
         format="parquet",
@@ -78,6 +83,7 @@ def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id:
         partitioning_flavor="hive" if partition_by else None,
         basename_template=f"part-{run_id}-{{i}}.parquet",
         existing_data_behavior="overwrite_or_ignore",
+        min_rows_per_group=storage.BATCH_ROWS,  # row groups of a useful size, not a batch's share of a partition
     )
     old = _run_files(fs, root, run_id)
     new = _run_files(fs, staged, run_id)
@@ -92,24 +98,13 @@ def write_partitioned(rows: pa.Table, uri: str, partition_by: list[str], run_id:
     return rows.num_rows
 
 
-def write_aggregate(rows: pa.Table, uri: str, target: AggregateTarget, run_id: str) -> int:
+def write_aggregate(rows: Rows | pa.Table, uri: str, target: AggregateTarget, run_id: str) -> int:
     """One object per run, written atomically by storage.write_parquet: nothing to stage."""
+    rows = Rows.of(rows)
     columns = target.group_by + [a.column for a in target.aggregates if a.column]
     unknown = [c for c in columns if c not in rows.column_names]
     if unknown:
         raise TargetError(f"target {target.name!r}: unknown column(s) {unknown}; rows have {rows.column_names}")
-    aggregations = []
-    names = {}
-    for agg in target.aggregates:
-        if agg.column is None:  # count of rows
-            aggregations.append(([], "count_all"))
-            names["count_all"] = agg.name
-        else:
-            aggregations.append((agg.column, agg.function))
-            names[f"{agg.column}_{agg.function}"] = agg.name
-    grouped = rows.group_by(target.group_by, use_threads=False).aggregate(aggregations)
-    table = grouped.rename_columns([names.get(c, c) for c in grouped.column_names])
-    table = table.select(target.group_by + [a.name for a in target.aggregates])
-    table = table.sort_by([(c, "ascending") for c in target.group_by])
+    table = aggregate_rows(rows, target)
     storage.write_parquet(storage.join(uri, f"run_id={run_id}", "part-0.parquet"), table)
     return table.num_rows

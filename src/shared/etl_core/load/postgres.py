@@ -1,7 +1,7 @@
 """PostgreSQL target (RDS, or the embedded server locally): COPY into staging, then MERGE.
 
-Everything happens in one transaction: the rows stream into a temporary staging table by
-COPY (fast, and values never pass through SQL text), then the shared MERGE
+Everything happens in one transaction: the rows stream batch by batch into a temporary
+staging table by COPY (fast, and values never pass through SQL text), then the shared MERGE
 (etl_core.load.warehouse_sql) applies them on the key, so a crash leaves the table as it
 was and a re-run updates the same keys instead of duplicating them. The table's unique
 constraint on the key is required: it is what makes PostgreSQL itself refuse two rows with
@@ -14,9 +14,11 @@ import io
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from psycopg.copy import QueuedLibpqWriter
 
 from etl_core.errors import TargetError, TransientError
 from etl_core.load.keys import require_columns
+from etl_core.load.rows import Rows
 from etl_core.load.warehouse_sql import STAGING_TABLE, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
 from etl_core.spec.targets import PostgresTarget
@@ -53,18 +55,24 @@ def conninfo(settings: Settings) -> str:
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
 
 
-def _copy_rows(cur: psycopg.Cursor, rows: pa.Table) -> None:
-    """Stream the rows as CSV into the staging table, one record batch at a time."""
+def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table) -> None:
+    """Stream the rows as CSV into the staging table, one record batch at a time.
+
+    The queued writer sends on its own thread (its queue is bounded), so reading and encoding
+    the next batch overlaps PostgreSQL parsing the last one.
+    """
+    rows = Rows.of(rows)
     statement = f"COPY {quote_ident(STAGING_TABLE)} ({', '.join(quote_ident(c) for c in rows.column_names)}) FROM STDIN (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-    with cur.copy(statement) as copy:
-        for batch in rows.to_batches():
+    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        for batch in rows.batches():
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, write_options=options)
             copy.write(buffer.getvalue())
 
 
-def upsert(rows: pa.Table, target: PostgresTarget, settings: Settings) -> int:
+def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings) -> int:
+    rows = Rows.of(rows)
     require_columns(rows, target.key, target.name)
     statements = warehouse_load(target.table, rows.schema, target.key, "postgres")
     try:

@@ -40,6 +40,7 @@ from etl_core.extract.aws import client
 from etl_core.layout import RunLayout
 from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys
+from etl_core.load.rows import Rows
 from etl_core.load.warehouse_sql import STAGING_TABLE, quote_ident, warehouse_load
 from etl_core.spec.targets import IAM_ROLE_ARN, RedshiftTarget
 
@@ -150,8 +151,9 @@ def run_batch(
         interval = min(interval * 2, 5.0)
 
 
-def merge_into_redshift(rows: pa.Table, target: RedshiftTarget, layout: RunLayout, api: Any | None = None) -> dict:
+def merge_into_redshift(rows: Rows | pa.Table, target: RedshiftTarget, layout: RunLayout, api: Any | None = None) -> dict:
     """Load the run's rows into the target's table; ``api`` is a redshift-data client (made if not given)."""
+    rows = Rows.of(rows)
     require_unique_keys(rows, target.key, target.name)
     uri = copy_source(layout, target)
     if not uri.startswith("s3://"):
@@ -161,8 +163,11 @@ def merge_into_redshift(rows: pa.Table, target: RedshiftTarget, layout: RunLayou
         )
     sqls = batch_statements(rows.schema, target, uri, copy_role(target))
     fs, path = storage.resolve(uri)
-    # One PUT: on S3 the object appears whole or not at all. Snappy is COPY's most portable codec.
-    pq.write_table(rows, path, filesystem=fs, compression="snappy", coerce_timestamps="us")
+    # Streamed batch by batch; on S3 the (multipart) object appears whole at close or not at all.
+    # Snappy is COPY's most portable codec.
+    with pq.ParquetWriter(path, rows.schema, filesystem=fs, compression="snappy", coerce_timestamps="us") as writer:
+        for batch in rows.batches():
+            writer.write_batch(batch)
     name = f"etl:{layout.pipeline}:{layout.run_id}:{target.name}"[:500]
     statement_id = run_batch(api or client("redshift-data"), target, sqls, name)
     return {"rows": rows.num_rows, "table": target.table, "statement_id": statement_id}

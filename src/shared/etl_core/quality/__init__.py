@@ -9,26 +9,37 @@ counts must balance, or the run stops: extracted = valid + quarantined + dedupli
 Files beside the run (``layout.quarantine_root``): ``validate.parquet`` (quarantined rows),
 ``dedupe.parquet`` (superseded rows), ``warned.parquet`` (rows kept, flagged by warn rules),
 each with ``_rules`` (labels), ``_reasons`` (text) and ``_stage``.
+
+Validate streams: the transformed rows are read and judged batch by batch and every output
+file is appended to as they go, so memory is bounded by a batch plus what run-wide checks
+must remember. Checks that compare rows across the run get their facts first, from passes
+over only the columns they read: ``dedupe`` verdicts (corrections.plan_dedupes), ``unique``
+key indexes and the newest value each ``freshness`` rule judges. The counts and reasons are
+the same as judging the whole table at once.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core import storage
-from etl_core.corrections import apply_corrections
+from etl_core.corrections import DedupePlan, check_corrections, correct_batch, corrected_columns, plan_dedupes
 from etl_core.errors import ConservationError, DataQualityError
 from etl_core.layout import RunLayout
 from etl_core.quality.row_rules import NO_LOOKUPS, Failures, Lookups, rule_failures
-from etl_core.quality.run_rules import check_run_rules
+from etl_core.quality.run_rules import check_run_rules, fold_newest, freshness_columns
 from etl_core.quality.target_keys import keys_in_target
+from etl_core.quality.unique import KeyIndex
 from etl_core.reasons import origins, reason, rule_of
 from etl_core.settings import Settings
-from etl_core.spec import PipelineSpec, PostgresTarget, Rule
+from etl_core.spec import Correction, PipelineSpec, PostgresTarget, Rule
 
 __all__ = ["Failures", "Lookups", "ValidationResult", "Verdicts", "evaluate", "rule_failures", "validate_run"]
 
@@ -89,19 +100,17 @@ def evaluate(
 
 
 def run_lookups(spec: PipelineSpec, layout: RunLayout, settings: Settings | None) -> Lookups:
-    """Look-ups bound to this run: its staged sources (each read once) and the spec's targets."""
+    """Look-ups bound to this run: its staged sources (each column read once) and the spec's targets."""
 
     @functools.cache
-    def staged(source: str) -> pa.Table:
-        return storage.read_parquet(layout.staged_source(source))
-
     def staged_column(source: str, name: str, label: str) -> pa.ChunkedArray:
-        table = staged(source)
-        if name not in table.column_names:
+        parts = storage.ParquetParts(layout.staged_source(source))
+        if name not in parts.schema.names:
             raise DataQualityError(
-                f"rule {label}: source {source!r} has no column {name!r} (staged columns {table.column_names})"
+                f"rule {label}: source {source!r} has no column {name!r} (staged columns {parts.schema.names})"
             )
-        return table.column(name)
+        values = pa.concat_tables([parts.schema.empty_table().select([name]), *parts.batches([name])]).column(name)
+        return pa.chunked_array([pc.unique(values)], values.type)
 
     def target_keys(target: str, keys: pa.Table, label: str) -> pa.Table:
         postgres = spec.target(target)
@@ -122,8 +131,90 @@ def _annotated(table: pa.Table, rows: list[int], reasons: dict[int, list[str]]) 
     )
 
 
-def _examples(table: pa.Table, rows: list[int], reasons: dict[int, list[str]]) -> list[str]:
-    return [f"{origin}: {'; '.join(reasons[row])}" for origin, row in zip(origins(table, rows), rows)]
+def _examples(table: pa.Table, rows: list[int], reasons: dict[int, list[str]], first_row: int) -> list[str]:
+    return [f"{origin}: {'; '.join(reasons[row])}" for origin, row in zip(origins(table, rows, first_row), rows)]
+
+
+@dataclass
+class _RunFacts:
+    """What judging the run needs before its first batch: each unique rule's key columns over
+    the run, and the newest value of each column a freshness rule judges."""
+
+    unique_keys: list[tuple[Rule, pa.Table]]
+    newest: dict[str, Any]
+
+    def key_indexes(self, lookups: Lookups) -> Callable[[Rule], KeyIndex]:
+        """The unique rules' indexes (looking keys up in targets now, after the run rules passed)."""
+        indexes = [(rule, KeyIndex(rule, keys, lookups.keys_in_target)) for rule, keys in self.unique_keys]
+        return lambda rule: next(index for indexed, index in indexes if indexed is rule)
+
+
+def _run_facts(parts: storage.ParquetParts, shape: pa.Table, corrections: list[Correction], plan: DedupePlan, rules: list[Rule]) -> _RunFacts:
+    """One pass over the corrected rows, reading only the columns unique and freshness rules judge."""
+    unique = [r for r in rules if r.check == "unique" and all(c in shape.column_names for c in r.columns)]
+    newest: dict[str, Any] = dict.fromkeys(freshness_columns(rules, shape))
+    columns = list(dict.fromkeys([*(c for r in unique for c in r.columns), *newest]))
+    keys: list[list[pa.Table]] = [[shape.select(r.columns)] for r in unique]
+    if columns:
+        for batch in corrected_columns(corrections, plan, parts.batches, columns):
+            fold_newest(newest, batch)
+            for rule, collected in zip(unique, keys):
+                collected.append(batch.select(rule.columns))
+    return _RunFacts([(r, pa.concat_tables(k)) for r, k in zip(unique, keys)], newest)
+
+
+@dataclass
+class _Outputs:
+    """The run's four files, appended to batch by batch, and what went into them."""
+
+    valid: storage.ParquetSink
+    quarantined: storage.ParquetSink
+    warned: storage.ParquetSink
+    superseded: storage.ParquetSink
+    counts: dict[str, int]
+    failing: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, shape: pa.Table, superseded: pa.Table, labels: list[str]) -> _Outputs:
+    """Sinks that publish at the end of a successful run and vanish if it fails."""
+    annotated = _annotated(shape, [], {}).schema
+
+    def sink(uri: str, schema: pa.Schema) -> storage.ParquetSink:
+        return stack.enter_context(storage.ParquetSink(uri, schema))
+
+    return _Outputs(
+        valid=sink(storage.join(layout.validated, VALID_FILE), shape.schema),
+        quarantined=sink(layout.quarantine(STAGE), annotated),
+        warned=sink(layout.quarantine("warned"), annotated),
+        superseded=sink(layout.quarantine("dedupe"), _annotated(superseded, [], {}).schema),
+        counts=dict.fromkeys(labels, 0),
+    )
+
+
+def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: DedupePlan, lookups: Lookups, first_row: int) -> int:
+    """Correct and judge one batch (run row ``first_row`` first) into the outputs; returns the rows kept."""
+    corrected = correct_batch(batch, spec.quality.corrections, plan, first_row)
+    for label, count in corrected.counts.items():
+        out.counts[label] += count
+    table = corrected.table
+    row_rules = [r for r in spec.quality.rules if r.is_row_rule]
+    verdicts = evaluate(table, row_rules, lookups, corrected.failures)
+    failing = pc.indices_nonzero(verdicts.fail).to_pylist()
+    if failing:
+        out.failing += len(failing)
+        out.examples += _examples(table, failing[: 5 - len(out.examples)], verdicts.reasons, lookups.first_row)
+    if out.failing:  # the run fails: nothing is published, only the failing rows still count
+        return table.num_rows
+    bad_rows = pc.indices_nonzero(verdicts.quarantine).to_pylist()
+    warned_rows = pc.indices_nonzero(pc.and_(verdicts.warn, pc.invert(verdicts.quarantine))).to_pylist()
+    out.valid.write(table.filter(pc.invert(verdicts.quarantine)) if bad_rows else table)
+    out.quarantined.write(_annotated(table, bad_rows, verdicts.reasons))
+    out.warned.write(_annotated(table, warned_rows, verdicts.reasons))
+    superseded = corrected.superseded
+    reasons = dict(enumerate([t] for t in corrected.superseded_by))
+    out.superseded.write(_annotated(superseded, list(range(superseded.num_rows)), reasons))
+    return table.num_rows
 
 
 def validate_run(
@@ -139,49 +230,45 @@ def validate_run(
     driving = next((e for e in extracted if e["source"] == spec.driving_source), None)
     if driving is None:
         raise ConservationError(f"no extract result for the driving source {spec.driving_source!r}")
-    table = storage.read_parquet(layout.transformed)
+    parts = storage.ParquetParts(layout.transformed)
     expected = driving["rows_staged"]
-    if table.num_rows != expected:
+    if parts.num_rows != expected:
         raise ConservationError(
             f"transform of pipeline {spec.pipeline!r} turned {expected} staged {spec.driving_source!r} rows into "
-            f"{table.num_rows}; the SQL must keep one row per driving row (use quality rules to reject rows)"
+            f"{parts.num_rows}; the SQL must keep one row per driving row (use quality rules to reject rows)"
         )
-    corrected = apply_corrections(table, spec.quality.corrections)
-    table = corrected.table
+    corrections = spec.quality.corrections
+    empty = parts.schema.empty_table()
+    shape = check_corrections(empty, corrections)
+    plan = plan_dedupes(corrections, parts.schema, parts.batches)
+    facts = _run_facts(parts, shape, corrections, plan, spec.quality.rules)
     warnings = check_run_rules(
         spec.pipeline,
         [r for r in spec.quality.rules if not r.is_row_rule],
-        table,
+        shape,
+        facts.newest,
         rows_read=driving["rows_read"],
         run_date=run_date,
         now=now or dt.datetime.now(dt.timezone.utc),
     )
-    row_rules = [r for r in spec.quality.rules if r.is_row_rule]
-    verdicts = evaluate(table, row_rules, run_lookups(spec, layout, settings), corrected.failures)
-    if pc.any(verdicts.fail).as_py():
-        failing = pc.indices_nonzero(verdicts.fail).to_pylist()
-        raise DataQualityError(
-            f"pipeline {spec.pipeline!r}: {len(failing)} row(s) broke a severity 'fail' rule, "
-            f"e.g. {_examples(table, failing[:5], verdicts.reasons)}"
-        )
-    bad_rows = pc.indices_nonzero(verdicts.quarantine).to_pylist()
-    warned_rows = pc.indices_nonzero(pc.and_(verdicts.warn, pc.invert(verdicts.quarantine))).to_pylist()
-    superseded = corrected.superseded
-    valid = table.filter(pc.invert(verdicts.quarantine))
-    storage.write_parquet(layout.quarantine(STAGE), _annotated(table, bad_rows, verdicts.reasons))
-    storage.write_parquet(layout.quarantine("warned"), _annotated(table, warned_rows, verdicts.reasons))
-    storage.write_parquet(
-        layout.quarantine("dedupe"),
-        _annotated(superseded, list(range(superseded.num_rows)), dict(enumerate([t] for t in corrected.superseded_by))),
-    )
-    storage.write_parquet(storage.join(layout.validated, VALID_FILE), valid)
-
-    quarantined = driving["rows_rejected"] + len(bad_rows)
-    deduplicated = superseded.num_rows
-    if driving["rows_read"] != valid.num_rows + quarantined + deduplicated:
+    lookups = run_lookups(spec, layout, settings)
+    lookups = dataclasses.replace(lookups, run_keys=facts.key_indexes(lookups))
+    with contextlib.ExitStack() as stack:
+        out = _open_outputs(stack, layout, shape, correct_batch(empty, corrections, plan).superseded, [c.label for c in corrections])
+        first_row = kept = 0
+        for batch in parts.batches():
+            kept += _judge_batch(out, batch, spec, plan, dataclasses.replace(lookups, first_row=kept), first_row)
+            first_row += batch.num_rows
+        if out.failing:
+            raise DataQualityError(
+                f"pipeline {spec.pipeline!r}: {out.failing} row(s) broke a severity 'fail' rule, e.g. {out.examples}"
+            )
+    valid = out.valid.rows
+    quarantined = driving["rows_rejected"] + out.quarantined.rows
+    deduplicated = out.superseded.rows
+    if driving["rows_read"] != valid + quarantined + deduplicated:
         raise ConservationError(
-            f"rows read {driving['rows_read']} != valid {valid.num_rows} + quarantined {quarantined}"
-            f" + deduplicated {deduplicated}"
+            f"rows read {driving['rows_read']} != valid {valid} + quarantined {quarantined} + deduplicated {deduplicated}"
         )
     ratio = quarantined / driving["rows_read"] if driving["rows_read"] else 0.0
     return ValidationResult(
@@ -189,13 +276,13 @@ def validate_run(
         rejected_at_extract=driving["rows_rejected"],
         transformed=expected,
         deduplicated=deduplicated,
-        valid=valid.num_rows,
+        valid=valid,
         quarantined=quarantined,
-        warned=len(warned_rows),
+        warned=out.warned.rows,
         quarantine_ratio=round(ratio, 6),
         max_quarantine_ratio=spec.quality.max_quarantine_ratio,
         passed=ratio <= spec.quality.max_quarantine_ratio,
         quarantine_uri=layout.quarantine_root,
-        corrections=corrected.counts,
+        corrections=out.counts,
         warnings=warnings,
     )

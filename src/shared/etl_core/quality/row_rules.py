@@ -7,7 +7,6 @@ one vectorised pass per rule and nothing more. Nulls pass every rule except ``no
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,7 +15,8 @@ import pyarrow.compute as pc
 
 from etl_core import conformance
 from etl_core.errors import DataQualityError
-from etl_core.reasons import origins, show, show_key
+from etl_core.quality.unique import KeyIndex
+from etl_core.reasons import show
 from etl_core.spec import Rule
 
 #: How many accepted values a reason lists before it abbreviates.
@@ -27,10 +27,14 @@ _SHOWN_VALUES = 8
 class Lookups:
     """What rules that look beyond the batch need, bound to the run by the caller."""
 
-    #: (source, column, rule label) -> that column of the source as staged for this run.
+    #: (source, column, rule label) -> the distinct values of that column of the source as staged for this run.
     staged_column: Callable[[str, str, str], pa.ChunkedArray]
     #: (target, key columns, rule label) -> the distinct keys (as text) the target already holds.
     keys_in_target: Callable[[str, pa.Table, str], pa.Table]
+    #: A ``unique`` rule -> its index over the whole run's keys; None: the batch is the whole run.
+    run_keys: Callable[[Rule], KeyIndex] | None = None
+    #: The batch's first row's place in the run (row numbers in reasons count from the run's start).
+    first_row: int = 0
 
 
 def _outside_a_run(*args: object) -> pa.ChunkedArray:
@@ -79,44 +83,14 @@ def _not_null(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
     return Failures(pc.is_null(column(table, rule)), lambda indices: ["null"] * len(indices))
 
 
-def _held_by_target(keyed: pa.Table, rule: Rule, lookups: Lookups) -> set[int]:
-    """Rows (``_i``) whose complete key the rule's target already holds; keys compare as text."""
-    distinct = keyed.select(rule.columns).group_by(rule.columns, use_threads=False).aggregate([])
-    found = lookups.keys_in_target(rule.against_target, distinct, rule.label)
-    as_text = pa.table({n: pc.cast(keyed.column(n), pa.string()) for n in rule.columns})
-    as_text = as_text.append_column("_i", keyed.column("_i"))
-    return set(as_text.join(found, keys=rule.columns, join_type="inner").column("_i").to_pylist())
-
-
 def _unique(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
     """Rows repeating an earlier row's key; with ``against_target``, also keys the target holds.
 
     Rows with a null in the key repeat nothing (``not_null`` judges them).
     """
     keys = pa.table({name: column(table, rule, name) for name in rule.columns})
-    index = pa.array(range(table.num_rows), pa.int64())
-    everywhere = pa.array([True] * len(index), pa.bool_())
-    complete = functools.reduce(pc.and_, [pc.is_valid(keys.column(n)) for n in rule.columns], everywhere)
-    keyed = keys.append_column("_i", index).filter(complete)
-    first = keyed.group_by(rule.columns, use_threads=False).aggregate([("_i", "min")])
-    repeats = keyed.filter(pc.invert(pc.is_in(keyed.column("_i"), value_set=first.column("_i_min"))))
-    earlier = dict(zip(*repeats.join(first, keys=rule.columns).select(["_i", "_i_min"]).to_pydict().values()))
-    held = _held_by_target(keyed, rule, lookups) if rule.against_target else set()
-    mask = pc.is_in(index, value_set=pa.array(sorted(set(earlier) | held), pa.int64()))
-
-    def details(indices: list[int]) -> list[str]:
-        shown = [show_key(tuple(row.values())) for row in keys.take(pa.array(indices, pa.int64())).to_pylist()]
-        repeated = [i for i in indices if i in earlier]
-        firsts = dict(zip(repeated, origins(table, [earlier[i] for i in repeated])))
-        return [
-            "; ".join(
-                ([f"{key} repeats {firsts[i]}"] if i in earlier else [])
-                + ([f"{key} already in target {rule.against_target}"] if i in held else [])
-            )
-            for i, key in zip(indices, shown)
-        ]
-
-    return Failures(mask, details)
+    index = lookups.run_keys(rule) if lookups.run_keys else KeyIndex(rule, keys, lookups.keys_in_target)
+    return Failures(*index.failures(table, keys, lookups.first_row))
 
 
 def _accepted_values(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:

@@ -1,0 +1,76 @@
+"""The rows a loader writes, read batch by batch so a load's memory does not grow with the run.
+
+Loaders get ``Rows``: the run's validated Parquet with the pipeline-internal columns
+dropped and the run id stamped, re-readable (a key check and the write are two passes over
+the file, never one table in memory). A ``pa.Table`` is accepted wherever ``Rows`` is, for
+callers that already hold their rows (tests, small lookups).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from etl_core.storage import ParquetParts
+
+RUN_COLUMN = "etl_run_id"
+
+#: (columns, or None for all) -> the rows' batches, from the first row.
+Reader = Callable[[list[str] | None], Iterator[pa.RecordBatch]]
+
+
+def _publishable_names(schema: pa.Schema) -> list[str]:
+    """Pipeline-internal columns (``_origin`` ...) are not published."""
+    return [name for name in schema.names if not name.startswith("_")]
+
+
+def _stamp(run_id: str, rows: int) -> pa.Array:
+    return pa.repeat(pa.scalar(run_id, pa.string()), rows)
+
+
+class Rows:
+    """Rows read in batches, as many times as a loader needs; see the module docstring."""
+
+    def __init__(self, schema: pa.Schema, num_rows: int, read: Reader) -> None:
+        self.schema = schema
+        self.num_rows = num_rows
+        self._read = read
+
+    @classmethod
+    def of(cls, rows: "Rows | pa.Table") -> "Rows":
+        """``rows`` itself, or a table's rows in its own batches."""
+        if isinstance(rows, Rows):
+            return rows
+        table = rows
+        return cls(table.schema, table.num_rows, lambda columns: iter((table.select(columns) if columns else table).to_batches()))
+
+    @classmethod
+    def validated(cls, uri: str, run_id: str) -> "Rows":
+        """The run's valid rows as every target gets them: internal columns dropped, the run id
+        added (``RUN_COLUMN``) for lineage."""
+        parts = ParquetParts(uri)
+        names = _publishable_names(parts.schema)
+        schema = pa.schema([parts.schema.field(n) for n in names]).append(pa.field(RUN_COLUMN, pa.string()))
+
+        def read(columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+            stored = [c for c in (columns or schema.names) if c != RUN_COLUMN]
+            stamp = columns is None or RUN_COLUMN in columns
+            for table in parts.batches(stored):
+                if stamp:
+                    table = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows))
+                yield from table.select(columns or schema.names).to_batches()
+
+        return cls(schema, parts.num_rows, read)
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.schema.names
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Every row once more, in order; only ``columns`` if given."""
+        return self._read(columns)
+
+    def reader(self) -> pa.RecordBatchReader:
+        """All rows as a stream, for writers that consume one (pyarrow's dataset writer)."""
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
