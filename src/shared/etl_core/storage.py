@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from functools import lru_cache
 from typing import Any, Iterator
@@ -135,6 +136,22 @@ def _parquet_paths(uri: str) -> tuple[pafs.FileSystem, list[str]]:
     if not files:
         raise SourceNotFound(f"no Parquet objects at {uri}")
     return fs, [f[len("s3://"):] if f.startswith("s3://") else f for f in files]
+
+
+def local_parquet_files(uri: str, workdir: str) -> list[str]:
+    """The Parquet objects at ``uri`` as local files: the files themselves when the URI is
+    local, else streamed copies under ``workdir`` (Lambda's /tmp), so an engine that reads
+    local Parquet best (DuckDB's own reader) gets the same input from S3 and from a folder."""
+    fs, paths = _parquet_paths(uri)
+    if isinstance(fs, pafs.LocalFileSystem):
+        return paths
+    folder = tempfile.mkdtemp(dir=workdir)  # one per URI: object names repeat across sources
+    copies = []
+    for index, path in enumerate(paths):
+        copy = os.path.join(folder, f"{index:05d}-{os.path.basename(path)}")
+        pafs.copy_files(path, copy, source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        copies.append(copy)
+    return copies
 
 
 def read_parquet(uri: str) -> pa.Table:

@@ -84,6 +84,7 @@ def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], 
         basename_template=f"part-{run_id}-{{i}}.parquet",
         existing_data_behavior="overwrite_or_ignore",
         min_rows_per_group=storage.BATCH_ROWS,  # row groups of a useful size, not a batch's share of a partition
+        use_threads=False,  # threaded, the reader ran ahead of the writer and memory grew with the input
     )
     old = _run_files(fs, root, run_id)
     new = _run_files(fs, staged, run_id)
