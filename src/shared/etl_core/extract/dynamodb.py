@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from etl_core.extract.aws import as_etl_error, aws_errors, client
+from etl_core.aws import as_etl_error, aws_errors, client
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import RecordBatcher, to_json
 from etl_core.spec.sources import DynamoDBSource

@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from etl_core.aws import secret_json, secret_text
 from etl_core.errors import SourceError, SourceNotFound, TransientError
-from etl_core.extract.aws import secret_json, secret_text
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import MISSING, RecordBatcher, field_value, json_type, parse_json
 from etl_core.spec.sources import HttpAuth, HttpRetry, HttpSource

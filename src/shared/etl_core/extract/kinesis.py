@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from etl_core import source_state
-from etl_core.extract.aws import aws_errors, client
+from etl_core.aws import aws_errors, client
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import RecordBatcher, parse_json
 from etl_core.spec.sources import KinesisSource

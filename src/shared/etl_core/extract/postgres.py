@@ -16,25 +16,16 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from etl_core import source_state
+from etl_core.aws import rds_conninfo
 from etl_core.errors import SourceError, TransientError
-from etl_core.extract.aws import secret_json
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import text_value
 from etl_core.spec.sources import PostgresSource
 
 
 def _conninfo(source: PostgresSource) -> str:
-    import psycopg
-
     if source.secret_arn:
-        secret = secret_json(source.secret_arn, ("host", "username", "password"))
-        return psycopg.conninfo.make_conninfo(
-            host=secret["host"],
-            port=secret.get("port", 5432),
-            dbname=secret.get("dbname", "postgres"),
-            user=secret["username"],
-            password=secret["password"],
-        )
+        return rds_conninfo(source.secret_arn)
     dsn = os.environ.get(source.dsn_env)
     if not dsn:
         raise SourceError(f"postgres source {source.name!r}: environment variable {source.dsn_env} (dsn_env) holds no DSN")

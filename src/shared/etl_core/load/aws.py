@@ -1,6 +1,6 @@
 """AWS failures of a target, named for how the pipeline reacts to them.
 
-The classification is the connectors' (etl_core.extract.aws: throttling, 5xx and
+The classification is the connectors' (etl_core.aws: throttling, 5xx and
 connection failures are transient); what a source calls a permanent source error is, for
 a target, a TargetError.
 """
@@ -11,8 +11,8 @@ from typing import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from etl_core.aws import as_etl_error
 from etl_core.errors import TargetError, TransientError
-from etl_core.extract.aws import as_etl_error
 
 
 @contextmanager

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeSerializer
 
+from etl_core.aws import client
 from etl_core.errors import TargetError, TransientError
-from etl_core.extract.aws import client
 from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys
 from etl_core.load.retry import Backoff

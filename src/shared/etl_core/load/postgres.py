@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg.copy import QueuedLibpqWriter
 
+from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
 from etl_core.load.keys import require_columns
 from etl_core.load.rows import Rows
@@ -42,16 +43,7 @@ def conninfo(settings: Settings) -> str:
     if settings.warehouse_dsn:
         return settings.warehouse_dsn
     if settings.warehouse_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = parameters.get_secret(settings.warehouse_secret_arn, transform="json", max_age=300)
-        return psycopg.conninfo.make_conninfo(
-            host=secret["host"],
-            port=secret.get("port", 5432),
-            dbname=secret.get("dbname", "postgres"),
-            user=secret["username"],
-            password=secret["password"],
-        )
+        return rds_conninfo(settings.warehouse_secret_arn)
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
 
 

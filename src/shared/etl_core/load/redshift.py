@@ -35,8 +35,8 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from etl_core import storage
+from etl_core.aws import client
 from etl_core.errors import TargetError, TransientError
-from etl_core.extract.aws import client
 from etl_core.layout import RunLayout
 from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys

@@ -77,3 +77,17 @@ def secret_json(arn: str, required: tuple[str, ...]) -> dict:
     if missing:
         raise SourceError(f"secret {arn}: missing key(s) {', '.join(missing)}")
     return value
+
+
+def rds_conninfo(arn: str) -> str:
+    """A libpq DSN from an RDS-style secret ({host, port, dbname, username, password})."""
+    import psycopg
+
+    secret = secret_json(arn, ("host", "username", "password"))
+    return psycopg.conninfo.make_conninfo(
+        host=secret["host"],
+        port=secret.get("port", 5432),
+        dbname=secret.get("dbname", "postgres"),
+        user=secret["username"],
+        password=secret["password"],
+    )
