@@ -21,8 +21,7 @@ import io
 import json
 from typing import Any, Callable
 
-from .errors import StatesError
-from .storage import NoSuchKey, ObjectStore, UnknownBucket
+from .storage import BucketBlock, NoSuchKey, ObjectStore, UnknownBucket
 
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 GET_OBJECT = "arn:aws:states:::s3:getObject"
@@ -37,35 +36,30 @@ Evaluate = Callable[[Any, str], Any]
 ReadPath = Callable[[str], Any]
 
 
-class ItemReader:
+class ItemReader(BucketBlock):
     """A compiled ``ItemReader`` block."""
 
+    block = "ItemReader"
+    error = ITEM_READER_FAILED
+
     def __init__(self, state_name: str, spec: dict[str, Any], jsonata: bool) -> None:
-        self.state_name = state_name
+        super().__init__(state_name, spec, jsonata)
         self.resource: str = spec["Resource"]
-        self.arguments_field = "Arguments" if jsonata else "Parameters"
-        self.arguments = spec.get(self.arguments_field, {})
         self.config: dict[str, Any] = spec.get("ReaderConfig", {})
 
     def read(self, s3: ObjectStore | None, evaluate: Evaluate, read_path: ReadPath) -> list[Any]:
         """The items, at most MaxItems of them."""
-        arguments = evaluate(self.arguments, f"ItemReader/{self.arguments_field}")
+        arguments, bucket = self.bucket_arguments(s3, evaluate, "reads from")
         limit = self._max_items(evaluate, read_path)
-        if not isinstance(arguments, dict) or not isinstance(arguments.get("Bucket"), str):
-            raise self._failed(f"its {self.arguments_field} need a string 'Bucket'")
-        bucket = arguments["Bucket"]
-        if s3 is None:
-            raise self._failed(f"it reads from the bucket '{bucket}' but the execution was given no object "
-                               "storage (StateMachine.execute(..., s3=LocalBuckets({...})))")
         try:
             if self.resource == LIST_OBJECTS:
                 items = self._listing(s3, bucket, arguments.get("Prefix", ""))
             else:
                 if not isinstance(arguments.get("Key"), str):
-                    raise self._failed(f"its {self.arguments_field} need a string 'Key' for {GET_OBJECT}")
+                    raise self.failed(f"its {self.arguments_field} need a string 'Key' for {GET_OBJECT}")
                 items = self._parse(s3.get_object(bucket, arguments["Key"]), arguments["Key"])
         except (UnknownBucket, NoSuchKey) as missing:
-            raise self._failed(f"it cannot read from the bucket '{bucket}': {missing.args[0]}") from None
+            raise self.failed(f"it cannot read from the bucket '{bucket}': {missing.args[0]}") from None
         return items if limit is None else items[:limit]
 
     def _max_items(self, evaluate: Evaluate, read_path: ReadPath) -> int | None:
@@ -76,7 +70,7 @@ class ItemReader:
         else:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self._failed(f"MaxItems must be a non-negative integer, got: {json.dumps(value)}")
+            raise self.failed(f"MaxItems must be a non-negative integer, got: {json.dumps(value)}")
         return value or None  # AWS: 0 means no limit
 
     @staticmethod
@@ -95,9 +89,9 @@ class ItemReader:
                 return [json.loads(line) for line in text.splitlines() if line.strip()]
             items = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as bad:
-            raise self._failed(f"the object '{key}' is not valid {input_type}: {bad}") from None
+            raise self.failed(f"the object '{key}' is not valid {input_type}: {bad}") from None
         if not isinstance(items, list):
-            raise self._failed(f"the object '{key}' must hold a JSON array, not {type(items).__name__}")
+            raise self.failed(f"the object '{key}' must hold a JSON array, not {type(items).__name__}")
         return items
 
     def _csv(self, text: str) -> list[dict[str, str]]:
@@ -108,9 +102,6 @@ class ItemReader:
         else:
             headers = next(rows, [])
         if len(set(headers)) < len(headers):
-            raise self._failed("CSV headers cannot contain duplicates.")
+            raise self.failed("CSV headers cannot contain duplicates.")
         return [{header: row[index] if index < len(row) else "" for index, header in enumerate(headers)}
                 for row in rows if row]
-
-    def _failed(self, detail: str) -> StatesError:
-        return StatesError(ITEM_READER_FAILED, f"The ItemReader of the Map state '{self.state_name}' failed: {detail}")

@@ -21,10 +21,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .errors import StatesError
 from .history import to_json
 from .map_run import ABORTED, FAILED, PENDING, SUCCEEDED, MapRun
-from .storage import ObjectStore, UnknownBucket
+from .storage import BucketBlock, ObjectStore, UnknownBucket
 
 PUT_OBJECT = "arn:aws:states:::s3:putObject"
 RESULT_WRITER_FAILED = "States.ResultWriterFailed"
@@ -32,24 +31,16 @@ RESULT_WRITER_FAILED = "States.ResultWriterFailed"
 Evaluate = Callable[[Any, str], Any]
 
 
-class ResultWriter:
+class ResultWriter(BucketBlock):
     """A compiled ``ResultWriter`` block."""
 
-    def __init__(self, state_name: str, spec: dict[str, Any], jsonata: bool) -> None:
-        self.state_name = state_name
-        self.arguments_field = "Arguments" if jsonata else "Parameters"
-        self.arguments = spec.get(self.arguments_field, {})
+    block = "ResultWriter"
+    error = RESULT_WRITER_FAILED
 
     def write(self, s3: ObjectStore | None, evaluate: Evaluate, map_run: MapRun,
               items: list[Any]) -> dict[str, Any]:
         """Write the result files and the manifest; return the Map state's result."""
-        arguments = evaluate(self.arguments, f"ResultWriter/{self.arguments_field}")
-        if not isinstance(arguments, dict) or not isinstance(arguments.get("Bucket"), str):
-            raise self._failed(f"its {self.arguments_field} need a string 'Bucket'")
-        bucket = arguments["Bucket"]
-        if s3 is None:
-            raise self._failed(f"it writes to the bucket '{bucket}' but the execution was given no object "
-                               "storage (StateMachine.execute(..., s3=LocalBuckets({...})))")
+        arguments, bucket = self.bucket_arguments(s3, evaluate, "writes to")
         prefix = str(arguments.get("Prefix", ""))
         folder = f"{prefix.rstrip('/')}/{map_run.id}/" if prefix else f"{map_run.id}/"
         groups: dict[str, list[dict[str, Any]]] = {FAILED: [], PENDING: [], SUCCEEDED: []}
@@ -71,9 +62,5 @@ class ResultWriter:
             manifest_key = f"{folder}manifest.json"
             s3.put_object(bucket, manifest_key, json.dumps(manifest, indent=2).encode())
         except UnknownBucket as missing:
-            raise self._failed(f"it cannot write to the bucket '{bucket}': {missing.args[0]}") from None
+            raise self.failed(f"it cannot write to the bucket '{bucket}': {missing.args[0]}") from None
         return {"MapRunArn": map_run.arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
-
-    def _failed(self, detail: str) -> StatesError:
-        return StatesError(RESULT_WRITER_FAILED,
-                           f"The ResultWriter of the Map state '{self.state_name}' failed: {detail}")

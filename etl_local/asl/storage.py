@@ -12,7 +12,9 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
+
+from .errors import StatesError
 
 
 class UnknownBucket(KeyError):
@@ -102,3 +104,30 @@ def _etag(path: Path) -> str:
         for block in iter(lambda: content.read(1 << 20), b""):
             digest.update(block)
     return f'"{digest.hexdigest()}"'
+
+
+class BucketBlock:
+    """What ItemReader and ResultWriter share: a Map state block whose Parameters (Arguments
+    in JSONata) name an S3 bucket, and whose failures carry the block's own error name."""
+
+    block = ""
+    error = ""
+
+    def __init__(self, state_name: str, spec: dict[str, Any], jsonata: bool) -> None:
+        self.state_name = state_name
+        self.arguments_field = "Arguments" if jsonata else "Parameters"
+        self.arguments = spec.get(self.arguments_field, {})
+
+    def bucket_arguments(self, s3: ObjectStore | None, evaluate: Callable[[Any, str], Any], verb: str) -> tuple[dict[str, Any], str]:
+        """The evaluated arguments and their bucket; ``verb`` says what the block does with it."""
+        arguments = evaluate(self.arguments, f"{self.block}/{self.arguments_field}")
+        if not isinstance(arguments, dict) or not isinstance(arguments.get("Bucket"), str):
+            raise self.failed(f"its {self.arguments_field} need a string 'Bucket'")
+        bucket = arguments["Bucket"]
+        if s3 is None:
+            raise self.failed(f"it {verb} the bucket '{bucket}' but the execution was given no object "
+                              "storage (StateMachine.execute(..., s3=LocalBuckets({...})))")
+        return arguments, bucket
+
+    def failed(self, detail: str) -> StatesError:
+        return StatesError(self.error, f"The {self.block} of the Map state '{self.state_name}' failed: {detail}")
