@@ -100,11 +100,22 @@ class LocalGlue:
         self.log_dir = log_dir
         self.env = env
 
-    def start_job_run_sync(self, parameters: dict, ctx: TaskContext) -> dict:
+    def _job(self, parameters: dict) -> GlueJobDef:
         name = parameters.get("JobName")
         job = self.jobs.get(name)
         if job is None:
             raise TaskFailed("Glue.EntityNotFoundException", f"Job {name!r} is not declared in the template (known: {', '.join(self.jobs)})")
+        return job
+
+    def get_job(self, parameters: dict, ctx: TaskContext) -> dict:
+        """``aws-sdk:glue:getJob``: the job as the template declares it, its script a local path."""
+        job = self._job(parameters)
+        command = {"Name": "glueetl", "ScriptLocation": str(job.script), "PythonVersion": "3"}
+        return {"Job": {"Name": job.name, "Command": command, "DefaultArguments": job.default_arguments, "GlueVersion": "5.0"}}
+
+    def start_job_run_sync(self, parameters: dict, ctx: TaskContext) -> dict:
+        job = self._job(parameters)
+        name = job.name
         run_id = "jr_" + uuid.uuid4().hex
         arguments = {**job.default_arguments, **(parameters.get("Arguments") or {}), "--JOB_NAME": name, "--JOB_RUN_ID": run_id}
         argv = [sys.executable, str(job.script)]

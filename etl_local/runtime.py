@@ -129,6 +129,7 @@ class LocalRuntime:
         logs = self.home / "logs"
         glue = LocalGlue(self.app.glue_jobs(), logs, self._env_for("GlueJob"))
         registry.register("arn:aws:states:::glue:startJobRun.sync", glue.start_job_run_sync)
+        registry.register("arn:aws:states:::aws-sdk:glue:getJob", glue.get_job)
         emr = LocalEmrServerless(self.root, self.buckets, logs, self._env_for("GlueJob"))
         registry.register("arn:aws:states:::emr-serverless:startJobRun.sync", emr.start_job_run_sync)
         for action, handler in (("putItem", self.dynamodb.put_item), ("getItem", self.dynamodb.get_item),

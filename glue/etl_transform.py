@@ -1,5 +1,8 @@
 """Glue (Spark) transform: the pipeline's SQL over the staged sources, for inputs too big for Lambda.
 
+The same file is the EMR Serverless job for the largest inputs (the state machine asks Glue
+where `sam deploy` put it and submits it with ``--manifest_uri``).
+
 The run manifest (written by Plan) pins the source folders, the SQL text and the output folder,
 so this job needs one argument, ``--manifest_uri``, and gives the same rows as the single-node
 engine (``etl_core.transform``): same SQL, same column types, same values.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from py4j.protocol import Py4JError, Py4JJavaError
@@ -159,13 +163,24 @@ def _glue_main() -> None:
     job.commit()
 
 
-def _local_main(argv: list[str]) -> None:
-    """The same job on a local Spark, with the arguments Glue would pass (extra ones ignored, as Glue does)."""
+def submitted_session(app_name: str) -> SparkSession:
+    """The session spark-submit prepared (EMR Serverless), with the job's parity settings."""
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in PARITY_CONF.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _spark_main(argv: list[str]) -> None:
+    """The same job outside Glue: under spark-submit (EMR Serverless) on the cluster it was
+    given, as a plain ``python`` process (the local runtime, tests) on a local Spark.
+    Glue's arguments are accepted and extra ones ignored, as Glue does."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--JOB_NAME", required=True)
+    parser.add_argument("--JOB_NAME", default="etl-transform")
     parser.add_argument("--manifest_uri", required=True)
     args, _ = parser.parse_known_args(argv)
-    spark = local_session(args.JOB_NAME)
+    under_spark_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit's Python runner sets it
+    spark = submitted_session(args.JOB_NAME) if under_spark_submit else local_session(args.JOB_NAME)
     try:
         rows = run(spark, args.manifest_uri)
     except TransformError as exc:
@@ -176,11 +191,11 @@ def _local_main(argv: list[str]) -> None:
 
 
 def main() -> None:
-    """Run as a Glue job where Glue's library exists, else on a local Spark with the same arguments."""
+    """Run as a Glue job where Glue's library exists, else as a plain Spark job with the same arguments."""
     try:
         import awsglue  # noqa: F401  (only present on Glue)
     except ImportError:
-        _local_main(sys.argv[1:])
+        _spark_main(sys.argv[1:])
     else:
         _glue_main()
 

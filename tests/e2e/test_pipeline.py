@@ -142,3 +142,15 @@ def test_large_input_runs_the_glue_script_with_the_same_result(make_runtime) -> 
     assert "TransformOnGlue" in entered(result)
     baseline = make_runtime().run(load_event("execution-happy-path.json")).output
     assert result.output["counts"] == baseline["counts"]
+
+
+@pytest.mark.spark
+def test_largest_input_runs_the_spark_script_on_emr_serverless(make_runtime) -> None:
+    runtime = make_runtime(parameter_overrides={"EmrThresholdBytes": "1"})
+    result = runtime.run(load_event("execution-happy-path.json"))
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output["engine"] == "emr-serverless"
+    states = entered(result)
+    assert states.index("LocateSparkScript") < states.index("TransformOnEmr") and "TransformOnGlue" not in states
+    assert result.output["counts"]["valid"] == make_runtime().run(load_event("execution-happy-path.json")).output["counts"]["valid"]

@@ -88,5 +88,6 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
         "data_type": spec.data_type,
         "input_bytes": input_bytes,
         "glue_threshold_bytes": settings.glue_threshold_bytes,
+        "emr_threshold_bytes": settings.emr_threshold_bytes,
         "manifest_uri": layout.manifest,
     }

@@ -25,6 +25,7 @@ class Settings:
     max_recovery_attempts: int
     recovery_delay_seconds: int
     glue_threshold_bytes: int
+    emr_threshold_bytes: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -40,6 +41,7 @@ class Settings:
             max_recovery_attempts=int(env.get("MAX_RECOVERY_ATTEMPTS", "2")),
             recovery_delay_seconds=int(env.get("RECOVERY_DELAY_SECONDS", "30")),
             glue_threshold_bytes=int(env.get("GLUE_THRESHOLD_BYTES", str(64 * 1024 * 1024))),
+            emr_threshold_bytes=int(env.get("EMR_THRESHOLD_BYTES", str(10 * 1024**3))),
         )
 
     def require_lake(self) -> str:
