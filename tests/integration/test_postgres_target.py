@@ -1,6 +1,7 @@
 """The PostgreSQL target on a real server: COPY into staging + MERGE in one transaction, quoted identifiers."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -15,8 +16,8 @@ from etl_core.spec import PostgresTarget
 
 
 def settings_for(dsn: str) -> Settings:
-    return Settings(lake_uri="", raw_uri="", pipelines_uri="", warehouse_dsn=dsn, warehouse_secret_arn="", idempotency_table="",
-                    idempotency_store="", max_recovery_attempts=2, recovery_delay_seconds=1, glue_threshold_bytes=1)
+    """The load function's settings with only the warehouse DSN given."""
+    return dataclasses.replace(Settings.from_env(), warehouse_dsn=dsn, warehouse_secret_arn="")
 
 
 ROWS = pa.table(

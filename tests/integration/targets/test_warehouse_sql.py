@@ -6,6 +6,7 @@ Redshift receives is the MERGE proven here.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -31,8 +32,8 @@ ROWS = pa.table(
 
 
 def settings_for(dsn: str) -> Settings:
-    return Settings(lake_uri="", raw_uri="", pipelines_uri="", warehouse_dsn=dsn, warehouse_secret_arn="", idempotency_table="",
-                    idempotency_store="", max_recovery_attempts=2, recovery_delay_seconds=1, glue_threshold_bytes=1)
+    """The load function's settings with only the warehouse DSN given."""
+    return dataclasses.replace(Settings.from_env(), warehouse_dsn=dsn, warehouse_secret_arn="")
 
 
 def fetch(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
