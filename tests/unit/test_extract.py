@@ -112,3 +112,33 @@ def test_rerun_replaces_the_staged_object(tmp_path: Path) -> None:
     run(tmp_path, "csv", data)
     _, staged, _ = run(tmp_path, "csv", data)
     assert staged.num_rows == 1
+
+
+def test_csv_schema_is_inferred_when_not_declared_and_drift_is_quarantined(tmp_path: Path) -> None:
+    # the drifting row lies beyond the 1 MiB sample the types are inferred from
+    rows = ["id,amount,seen,ok,label"] + [f"{i},{i}.5,2026-11-26 10:00:00,true,x{i}" for i in range(40_000)]
+    rows.append("oops,1.5,2026-11-26 10:00:00,false,y")
+    (tmp_path / "in.csv").write_text("\n".join(rows) + "\n")
+    layout = RunLayout(str(tmp_path / "lake"), "demo", "r1")
+    spec = parse_spec("""
+pipeline: demo
+sources: [{name: s, type: s3, uri: x, format: csv}]
+transform: {sql: demo.sql}
+targets: [{name: t, type: lake_parquet, uri: y}]
+""", "demo.yaml")
+    result = extract_source(spec, "s", ExtractContext(str(tmp_path / "in.csv"), layout, Settings.from_env(), "2026-11-26"))
+    staged = pq.read_table(result.staged_uri)
+    assert [(f.name, str(f.type)) for f in staged.schema][:5] == [
+        ("id", "int64"), ("amount", "double"), ("seen", "timestamp[us, tz=UTC]"), ("ok", "bool"), ("label", "string")]
+    assert (result.rows_staged, result.rows_rejected) == (40_000, 1)
+    assert pq.read_table(layout.quarantine("extract-s")).column("_reasons").to_pylist() == ["column id: 'oops' is not a valid int64"]
+
+
+def test_jsonl_and_parquet_schemas_are_inferred(tmp_path: Path) -> None:
+    from etl_core.extract.inference import infer_columns
+
+    (tmp_path / "in.jsonl").write_text('{"id": 1, "tags": ["a"], "who": {"n": 1}, "day": "x"}\nnot json\n')
+    spec = make_spec("jsonl").source("s").model_copy(update={"columns": None})
+    assert infer_columns(spec, str(tmp_path / "in.jsonl")) == {"id": "int64", "tags": "json", "who": "json", "day": "string"}
+    pq.write_table(pa.table({"id": [1], "d": pa.array([None], pa.date32())}), tmp_path / "in.parquet")
+    assert infer_columns(spec.model_copy(update={"format": "parquet"}), str(tmp_path / "in.parquet")) == {"id": "int64", "d": "date"}

@@ -11,6 +11,7 @@ from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.dynamodb import read_table
 from etl_core.extract.files import read_files
 from etl_core.extract.http_api import read_api
+from etl_core.extract.inference import infer_columns
 from etl_core.extract.kinesis import read_stream
 from etl_core.extract.postgres import read_query
 from etl_core.schema import arrow_schema, cast_text_columns
@@ -44,6 +45,8 @@ def source_uri(source: Source, *, raw_uri: str, lake_uri: str, run_date: str) ->
 def extract_source(spec: PipelineSpec, source_name: str, ctx: ExtractContext) -> ExtractResult:
     """Stream the source into ``staging/.../sources/<name>/part-0.parquet``; re-running replaces it."""
     source = spec.source(source_name)
+    if source.columns is None:  # a file source left to inference
+        source = source.model_copy(update={"columns": infer_columns(source, ctx.uri)})
     layout = ctx.layout
     schema = arrow_schema(source.columns).append(ORIGIN)
     staged = storage.join(layout.staged_source(source_name), "part-0.parquet")

@@ -69,7 +69,7 @@ class PipelineSpec(_Strict):
             return self.transform.data_type
         if any(s.type == "kinesis" for s in self.sources):
             return "streaming"
-        if any(t == "json" for s in self.sources for t in s.columns.values()):
+        if any(t == "json" for s in self.sources for t in (s.columns or {}).values()):
             return "semi_structured"
         return "structured"
 

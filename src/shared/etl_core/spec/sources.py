@@ -20,8 +20,8 @@ class _Columns(_Strict):
 
     @field_validator("columns")
     @classmethod
-    def _columns_present(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
+    def _columns_present(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and not value:
             raise ValueError("declare at least one column")
         return value
 
@@ -54,8 +54,14 @@ class CsvOptions(_Strict):
 
 
 class FileSource(_Columns):
-    """Objects in S3 (or a local folder): one object or every object under a prefix."""
+    """Objects in S3 (or a local folder): one object or every object under a prefix.
 
+    Without ``columns`` the schema is inferred from the first object (CSV: its first block;
+    JSON lines: its first 1,000 records; Parquet: its schema); later rows that do not fit
+    the inferred types are quarantined like any bad value, so drift is visible, not silent.
+    """
+
+    columns: dict[str, TypeName] | None = None  # type: ignore[assignment]
     type: Literal["s3"] = "s3"
     uri: str
     format: Literal["csv", "jsonl", "parquet"]
