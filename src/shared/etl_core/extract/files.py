@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from etl_core import storage
 from etl_core.errors import SourceError
 from etl_core.extract.batches import ExtractContext, TextBatch
+from etl_core.extract.records import text_value
 from etl_core.spec import FileSource
 
 BATCH_ROWS = 64 * 1024
@@ -85,16 +86,6 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         yield tail
 
 
-def _as_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
 def _jsonl_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
     columns = list(source.columns)
     fs, path = storage.resolve(uri)
@@ -118,7 +109,7 @@ def _jsonl_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
                 text.reject_reasons.append(f"malformed JSON line: {exc}")
                 continue
             for c in columns:
-                values[c].append(_as_text(record.get(c)))
+                values[c].append(text_value(record.get(c)))
             text.origins.append(origin)
             if len(text.origins) >= BATCH_ROWS:
                 text.table = pa.table({c: pa.array(values[c], pa.string()) for c in columns})
@@ -141,7 +132,7 @@ def _parquet_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             raise SourceError(f"{uri}: missing declared column(s) {', '.join(missing)}; found {parquet.schema_arrow.names}")
         offset = 0
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-            table = pa.table({c: pa.array([_as_text(v) for v in batch.column(c).to_pylist()], pa.string()) for c in columns})
+            table = pa.table({c: pa.array([text_value(v) for v in batch.column(c).to_pylist()], pa.string()) for c in columns})
             yield TextBatch(table, [f"{uri}#row={offset + i + 1}" for i in range(batch.num_rows)])
             offset += batch.num_rows
 
