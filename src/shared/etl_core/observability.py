@@ -81,7 +81,6 @@ def stage_handler(stage: str, model: type[E]) -> Callable[[Callable[[E, LambdaCo
             logger.info(f"{stage} finished", extra={"stage": stage, "seconds": round(elapsed, 3), "result": result})
             return result
 
-        handler.logger = logger  # type: ignore[attr-defined]
         return handler
 
     return decorate
