@@ -68,11 +68,6 @@ class VirtualClock:
             with self._lock:
                 self._now += timedelta(seconds=seconds)
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward without recording a sleep (e.g. to simulate slow work)."""
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-
     def lane(self, start: datetime) -> "VirtualClock":
         """A clock for one concurrent branch that starts at ``start``, sharing ``sleeps``."""
         return VirtualClock(start, _sleeps=self.sleeps)

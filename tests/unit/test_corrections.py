@@ -7,11 +7,18 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from etl_core.corrections import apply_corrections
+from etl_core.corrections import Corrected, check_corrections, correct_batch, plan_dedupes
 from etl_core.errors import DataQualityError, SpecError
 from etl_core.spec import Correction, parse_spec
 
 UTC = dt.timezone.utc
+
+
+def apply_corrections(table: pa.Table, corrections: list) -> Corrected:
+    """The streaming pieces Validate uses, applied to one whole table (one batch)."""
+    check_corrections(table.slice(0, 0), corrections)
+    plan = plan_dedupes(corrections, table.schema, lambda columns: [table.select(columns)])
+    return correct_batch(table, corrections, plan)
 
 
 def fixes(*specs: dict) -> list[Correction]:

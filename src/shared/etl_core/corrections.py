@@ -60,13 +60,6 @@ class Superseded:
 DedupePlan = dict[str, Superseded]
 
 
-def apply_corrections(table: pa.Table, corrections: list[Correction]) -> Corrected:
-    """Apply ``corrections`` in the spec's order to a whole table; see Corrected for what comes back."""
-    check_corrections(table.slice(0, 0), corrections)
-    plan = plan_dedupes(corrections, table.schema, lambda columns: [table.select(columns)])
-    return correct_batch(table, corrections, plan)
-
-
 def check_corrections(empty: pa.Table, corrections: list[Correction]) -> pa.Table:
     """Raise, in the spec's order, the error of the first correction that cannot apply to rows
     shaped like ``empty``; return how the corrected rows are shaped (an empty table)."""
