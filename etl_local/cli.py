@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     execution_input = _read_json(args.input, "input")
     result = runtime.run(execution_input, name=args.name, state_machine=args.state_machine, on_event=None if args.quiet else Progress())
     if args.json:
-        print(json.dumps(describe(result, runtime.state_machine(args.state_machine).arn, execution_input), indent=2))
+        print(json.dumps(describe(result), indent=2))
     else:
         print(_summary(result))
     return 0 if result.status == "SUCCEEDED" else 1

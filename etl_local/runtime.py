@@ -197,7 +197,7 @@ class LocalRuntime:
                 execution_input, name=name, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event),
                 s3=self.buckets,
             )
-        self._save(result, machine, execution_input)
+        self._save(result)
         return result
 
     def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None) -> ExecutionResult:
@@ -219,20 +219,20 @@ class LocalRuntime:
                 previous.input, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event), redrive_from=previous,
                 s3=self.buckets,
             )
-        self._save(result, machine, previous.input)
+        self._save(result)
         return result
 
     def _clock(self):
         return VirtualClock() if self.virtual_clock else RealClock()
 
-    def _save(self, result: ExecutionResult, machine: StateMachine, execution_input: Any) -> None:
+    def _save(self, result: ExecutionResult) -> None:
         redrive = {
             "failed_state": result.failed_state,
             "failed_state_input": result.failed_state_input,
             "variables": result.variables,
             "redrive_count": result.redrive_count,
         }
-        self.store.save(describe(result, machine.arn, execution_input), result.history, redrive)
+        self.store.save(describe(result), result.history, redrive)
 
     def invoke(self, function: str, event: Any) -> Any:
         return self.host.invoke(function, event)
@@ -302,16 +302,16 @@ def failure_point(record: dict[str, Any], machine: StateMachine, from_state: str
     )
 
 
-def describe(result, state_machine_arn: str, execution_input: Any) -> dict[str, Any]:
+def describe(result: ExecutionResult) -> dict[str, Any]:
     """DescribeExecution's shape (input and output as JSON strings, as AWS returns them)."""
     description = {
         "executionArn": result.execution_arn,
-        "stateMachineArn": state_machine_arn,
+        "stateMachineArn": result.state_machine_arn,
         "name": result.name,
         "status": result.status,
         "startDate": result.start_date.isoformat(),
         "stopDate": result.stop_date.isoformat() if result.stop_date else None,
-        "input": json.dumps(execution_input),
+        "input": json.dumps(result.input),
         "output": json.dumps(result.output) if result.status == "SUCCEEDED" else None,
     }
     if result.error is not None:
