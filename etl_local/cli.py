@@ -6,7 +6,7 @@
     etl history EXECUTION                  GetExecutionHistory of one execution
     etl redrive EXECUTION [--from STATE]   resume a failed or killed execution where it stopped
     etl messages                           what the local SQS queues and SNS topics received
-    etl conformance FILE                   run an ASL conformance corpus
+    etl conformance FILE [--strict]        run an ASL conformance corpus
 """
 from __future__ import annotations
 
@@ -198,12 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
     conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
     conformance.add_argument("file")
+    conformance.add_argument("--strict", action="store_true", help="compare every cause word for word")
     args = parser.parse_args(argv)
 
     if args.command == "conformance":
         from etl_local.conformance import main as conformance_main
 
-        return conformance_main([args.file])
+        return conformance_main([args.file] + (["--strict"] if args.strict else []))
     try:
         runtime = LocalRuntime(
             _project_root(Path.cwd()),

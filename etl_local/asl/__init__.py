@@ -14,6 +14,9 @@ expression layer (paths, payload templates, intrinsics, Choice rules, JSONata, v
 ``s3`` is the storage a Distributed Map's ItemReader/ResultWriter use (buckets as folders);
 ``.waitForTaskToken`` tasks wait for ``tasks.callbacks.send_task_success(token, output)``.
 ``on_event`` may be called from worker threads (concurrent Map iterations / Parallel branches).
+
+Comments citing ``AWS_BEHAVIOURS #N`` refer to the numbered facts in
+``tests/conformance/AWS_BEHAVIOURS.md`` (recorded AWS behaviour, with the recording each comes from).
 """
 from __future__ import annotations
 

@@ -263,9 +263,16 @@ def _json_merge(left: Any, right: Any, deep: Any) -> dict[str, Any]:
     return {**left, **right}
 
 
+def _truncated(function: str, value: Any, what: str) -> int:
+    """A number as Java's ``intValue`` takes it: AWS runs States.MathRandom(12.5, 44.51)."""
+    if _is_number(value):
+        return int(value)
+    raise _fail(f"The {what} of {function} must be a number, but was: {compact_json(value)}")
+
+
 def _math_random(start: Any, end: Any, seed: Any = None) -> int:
-    low = _integer("States.MathRandom", start, "start")
-    high = _integer("States.MathRandom", end, "end")
+    low = _truncated("States.MathRandom", start, "start")
+    high = _truncated("States.MathRandom", end, "end")
     if high <= low:
         raise _fail(f"The end of States.MathRandom must be greater than its start ({low}), but was: {high}")
     generator = random.Random(_integer("States.MathRandom", seed, "seed")) if seed is not None else random

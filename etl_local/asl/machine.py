@@ -87,6 +87,7 @@ class StateMachine:
         frame = Frame(execution, clock, {}, AbortSignal(), 0)
         frame.emit("ExecutionStarted", "executionStartedEventDetails",
                    {**io_details("input", input_text), "roleArn": execution.role_arn})
+        frame.last_event_id = 0  # AWS: the first state's Entered event follows no event (previousEventId 0)
         return self._run(execution, frame, input_value, None, redrive_count=0)
 
     def _execution(self, name: str, input_value: Any, start: datetime, tasks: TaskRegistry,

@@ -1,0 +1,176 @@
+"""Build the recorded part of ``asl_cases.json`` from authored cases and AWS recordings.
+
+An authored case (``tests/conformance/authored/*.py``, list ``CASES``) is our own definition
+and, where needed, input, plus a pointer to the execution AWS recorded for the same
+definition: ``source = "<file under tests/aws/services/stepfunctions/v2/>::<test id>"`` and
+``record`` (the snapshot key, ``get_execution_history`` by default). This script reads that
+recording from a git copy of localstack/localstack (the snapshots are recorded against real
+AWS, ``markers.aws.validated``) and writes the case with its expected status, output, error,
+cause and history into the corpus, replacing the cases it wrote before. Hand-written cases
+(those without ``"recorded_by": "build_corpus"``) are kept as they are.
+
+    python tests/conformance/build_corpus.py --localstack /path/to/localstack.git
+
+Nothing of localstack's code is copied: only recorded facts (events, outputs, errors, causes).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "asl_cases.json"
+PREFIX = "tests/aws/services/stepfunctions/v2/"
+MARK = "build_corpus"
+#: localstack's snapshot names for values that differ per run, as ``<...>`` placeholders.
+BARE_PLACEHOLDERS = {"snf_role_arn": "<role_arn>", "sfn_role_arn": "<role_arn>", "execution_arn": "<execution_arn>",
+                     "map_run_arn": "<map_run_arn>", "timestamp": "<timestamp>", "state_machine_arn": "<state_machine_arn>"}
+
+
+class Recordings:
+    """Snapshot files read from a localstack git directory (HEAD), parsed once each."""
+
+    def __init__(self, git_dir: str) -> None:
+        self.git_dir = git_dir
+        self.commit = self._git("rev-parse", "HEAD").strip()
+        self._files: dict[str, dict[str, Any]] = {}
+
+    def _git(self, *args: str) -> str:
+        return subprocess.run(["git", "--git-dir", self.git_dir, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def recorded(self, source: str) -> dict[str, Any]:
+        """The recorded content of one test (``file::test id``)."""
+        file, _, test = source.partition("::")
+        if file not in self._files:
+            self._files[file] = json.loads(self._git("show", f"HEAD:{PREFIX}{file}"))
+        return self._files[file][f"{PREFIX}{file.replace('.snapshot.json', '.py')}::{test}"]["recorded-content"]
+
+    def records(self, source: str, record: str) -> list[str]:
+        """The snapshot keys ``record`` names; ``exec_hist_resp_*`` is every numbered one, in order."""
+        if not record.endswith("*"):
+            return [record]
+        keys = [key for key in self.recorded(source) if key.startswith(record[:-1])]
+        return sorted(keys, key=lambda key: int(key[len(record) - 1:] or 0))
+
+
+def normalise(value: Any, extra: dict[str, str]) -> Any:
+    """Recorded values with per-run parts turned into ``<...>`` placeholders (``extra``: the
+    case's own, e.g. localstack's ``"RandomNumberGenerated"`` for a random number)."""
+    if isinstance(value, dict):
+        return {key: normalise(item, extra) for key, item in value.items() if key != "timestamp"}
+    if isinstance(value, list):
+        return [normalise(item, extra) for item in value]
+    if isinstance(value, str):
+        if value in extra:
+            return extra[value]
+        if value in BARE_PLACEHOLDERS:
+            return BARE_PLACEHOLDERS[value]
+        return re.sub(r"\b111111111111\b", "<account>", value)
+    return value
+
+
+def expected_from_history(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Status, output, error and cause as the last event of a recorded history gives them."""
+    last = events[-1]
+    expected: dict[str, Any] = {}
+    if last["type"] == "ExecutionSucceeded":
+        expected["status"] = "SUCCEEDED"
+        output = last["executionSucceededEventDetails"]["output"]
+        # localstack parses objects it records, but keeps any other JSON text as the string
+        expected["output"] = json.loads(output) if isinstance(output, str) else output
+    elif last["type"] == "ExecutionFailed":
+        details = last.get("executionFailedEventDetails", {})
+        expected["status"] = "FAILED"
+        expected["error"] = details.get("error")
+        cause = details.get("cause")
+        expected["cause"] = cause if cause is None or isinstance(cause, str) else json.dumps(cause)
+        if cause is not None and not isinstance(cause, str):
+            del expected["cause"]  # a parsed JSON cause is checked through the history only
+    elif last["type"] == "ExecutionTimedOut":
+        expected["status"] = "TIMED_OUT"
+    else:
+        raise ValueError(f"recording ends with {last['type']}, not a final event")
+    return expected
+
+
+def has_placeholder(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(has_placeholder(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_placeholder(item) for item in value)
+    return isinstance(value, str) and re.search(r"<[^<>]*>", value) is not None
+
+
+def build_cases(authored: dict[str, Any], recordings: Recordings) -> list[dict[str, Any]]:
+    """One case per recorded execution the authored case points at."""
+    records = recordings.records(authored["source"], authored.get("record", "get_execution_history"))
+    if len(records) == 1:
+        return [build_case(authored, recordings, records[0], authored["id"])]
+    return [build_case(authored, recordings, record, f"{authored['id']}_{record.rsplit('_', 1)[-1]}")
+            for record in records]
+
+
+def build_case(authored: dict[str, Any], recordings: Recordings, record: str, case_id: str) -> dict[str, Any]:
+    recorded = recordings.recorded(authored["source"])[record]
+    events = normalise(recorded["events"], authored.get("placeholders", {}))
+    case: dict[str, Any] = {
+        "id": case_id,
+        "category": authored["category"],
+        "about": authored.get("about", ""),
+        "basis": "recorded",
+        "source": f"localstack/localstack@{recordings.commit[:8]}:{PREFIX}{authored['source']} [{record}]",
+        "recorded_by": MARK,
+        "definition": authored["definition"],
+        "input": authored["input"] if "input" in authored else events[0]["executionStartedEventDetails"]["input"],
+    }
+    expected = expected_from_history(events)
+    if "output" in expected and has_placeholder(expected["output"]):
+        del expected["output"]  # a placeholder in the output: the history still checks it
+    if not authored.get("no_history"):
+        expected["history"] = events
+    expected.update(authored.get("expected", {}))
+    case["expected"] = expected
+    for key in ("pending", "notes"):
+        if key in authored:
+            case[key] = authored[key]
+    return case
+
+
+def authored_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = []
+    for module_path in sorted((HERE / "authored").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"authored_{module_path.stem}", module_path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cases.extend(module.CASES)
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--localstack", required=True, help="git directory of a localstack/localstack copy")
+    args = parser.parse_args(argv)
+    recordings = Recordings(args.localstack)
+    corpus = json.loads(CORPUS.read_text())
+    kept = [case for case in corpus["cases"] if case.get("recorded_by") != MARK]
+    built = [case for authored in authored_cases() for case in build_cases(authored, recordings)]
+    ids = [case["id"] for case in kept + built]
+    duplicates = {name for name in ids if ids.count(name) > 1}
+    if duplicates:
+        raise SystemExit(f"duplicate case ids: {sorted(duplicates)}")
+    corpus["cases"] = kept + built
+    CORPUS.write_text(json.dumps(corpus, indent=1, ensure_ascii=False) + "\n")
+    print(f"{len(built)} recorded cases written, {len(kept)} hand-written kept: {CORPUS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
