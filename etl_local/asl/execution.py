@@ -110,12 +110,19 @@ class Frame:
                      self.history if history is None else history)
 
     def emit(self, event_type: str, details_key: str | None = None,
-             details: dict[str, Any] | None = None, timestamp: str | None = None) -> int:
-        """Log an event after this frame's previous one; return its id."""
+             details: dict[str, Any] | None = None, timestamp: str | None = None,
+             previous: int | None = None, advance: bool = True) -> int:
+        """Log an event after this frame's previous one (or after ``previous``); return its id.
+
+        ``advance=False`` logs an event the next one does not follow: AWS chains a Map's next
+        event to the event before MapIterationSucceeded/MapStateSucceeded, not to them.
+        """
         if timestamp is None:
             timestamp = format_timestamp(self.clock.now())
-        event_id = self.history.append(event_type, timestamp, self.last_event_id, details_key, details)
-        self.last_event_id = event_id
+        event_id = self.history.append(event_type, timestamp, self.last_event_id if previous is None else previous,
+                                       details_key, details)
+        if advance:
+            self.last_event_id = event_id
         return event_id
 
     def json_text(self, value: Any) -> str:
@@ -156,7 +163,7 @@ class Visit:
     """One entry into a state: its input, entered event and ``$$`` object."""
 
     __slots__ = ("state", "frame", "input", "entered_id", "entered_time", "retry_count",
-                 "task_token", "_context")
+                 "task_token", "_context", "entered_previous_id")
 
     def __init__(self, state: "State", frame: Frame, raw_input: Any, entered_id: int, entered_time: str) -> None:
         self.state = state
@@ -167,6 +174,8 @@ class Visit:
         self.retry_count = 0
         self.task_token: str | None = None
         self._context: dict[str, Any] | None = None
+        #: the previousEventId of the Entered event (an EvaluationFailed event points there)
+        self.entered_previous_id = 0
 
     @property
     def variables(self) -> Mapping[str, Any]:

@@ -24,6 +24,14 @@ class History:
         self.events: list[dict[str, Any]] = []
         self._on_event = on_event
         self._lock = threading.Lock()
+        #: ids used by events AWS numbers but does not return (see reserve)
+        self._hidden = 0
+
+    def reserve(self) -> int:
+        """Use up an id without an event: AWS numbers a ParallelStateSucceeded it never shows."""
+        with self._lock:
+            self._hidden += 1
+            return len(self.events) + self._hidden
 
     def append(self, event_type: str, timestamp: str, previous_id: int,
                details_key: str | None = None, details: dict[str, Any] | None = None) -> int:
@@ -33,7 +41,7 @@ class History:
         if details_key is not None:
             event[details_key] = details
         with self._lock:
-            event_id = len(self.events) + 1
+            event_id = len(self.events) + self._hidden + 1
             event["id"] = event_id
             self.events.append(event)
         if self._on_event is not None:
@@ -43,6 +51,9 @@ class History:
 
 class DiscardedHistory(History):
     """History of a Distributed Map's child executions, which AWS keeps out of the parent's."""
+
+    def reserve(self) -> int:
+        return 0
 
     def append(self, event_type: str, timestamp: str, previous_id: int,
                details_key: str | None = None, details: dict[str, Any] | None = None) -> int:

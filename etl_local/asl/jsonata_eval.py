@@ -143,8 +143,8 @@ def _plain(value: Any, expression: str, field: str) -> Any:
         return [_plain(item, expression, field) for item in value]
     if isinstance(value, (str, int, float, bool)):
         return value
-    raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' returned a "
-                        "function, which is not a JSON value.")
+    raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' returned an "
+                        "unsupported result type.")
 
 
 _UNDEFINED = object()

@@ -67,8 +67,11 @@ class State:
     def enter(self, value: Any, frame: Frame) -> Visit:
         moment = format_timestamp(frame.clock.now())
         details = {"name": self.name, "input": frame.json_text(value), "inputDetails": NOT_TRUNCATED}
+        previous_id = frame.last_event_id
         event_id = frame.emit(self.entered_type, "stateEnteredEventDetails", details, moment)
-        return Visit(self, frame, value, event_id, moment)
+        visit = Visit(self, frame, value, event_id, moment)
+        visit.entered_previous_id = previous_id
+        return visit
 
     def output_json(self, visit: Visit, output: Any) -> str:
         """The output as history shows it; over the payload quota it is States.DataLimitExceeded."""
@@ -133,10 +136,19 @@ class State:
         except StatesError as err:
             raise self.evaluation_failed(visit, field, err) from None
 
-    def evaluation_failed(self, visit: Visit, field: str, err: StatesError) -> StatesError:
+    #: Whether this state's EvaluationFailed event follows its Entered event (Wait) rather than
+    #: the event before it (every other state, as AWS records them).
+    evaluation_follows_entered: ClassVar[bool] = False
+
+    def evaluation_failed(self, visit: Visit, field: str | None, err: StatesError) -> StatesError:
+        """Log AWS's EvaluationFailed event for a States.QueryEvaluationError (``field`` is its
+        ``location``; AWS gives none when the state's input itself is of the wrong type)."""
         if err.error == QUERY_EVALUATION_ERROR:
-            visit.frame.emit("EvaluationFailed", "evaluationFailedEventDetails",
-                             {"error": err.error, "cause": err.cause, "location": field, "state": self.name})
+            details = {"error": err.error, "cause": err.cause, "state": self.name}
+            if field is not None:
+                details["location"] = field
+            previous = None if self.evaluation_follows_entered else visit.entered_previous_id
+            visit.frame.emit("EvaluationFailed", "evaluationFailedEventDetails", details, previous=previous)
         return err
 
     def jsonata_output(self, visit: Visit, default: Any, **states: Any) -> tuple[Any, dict[str, Any] | None]:

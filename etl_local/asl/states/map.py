@@ -26,7 +26,8 @@ from ..paths import PathNotFound, read_path
 from ..payload import render_template
 from ..result_writer import ResultWriter
 from ..retry_catch import error_output
-from .base import ABSENT, WorkState, mark_branch_failure
+from ..causes import state_error
+from .base import ABSENT, QUERY_EVALUATION_ERROR, WorkState, mark_branch_failure
 
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 
@@ -65,8 +66,6 @@ class MapState(WorkState):
         frame.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         tolerated_count = self._limit(visit, data, "ToleratedFailureCount", minimum=0, default=None)
         tolerated_percentage = self._limit(visit, data, "ToleratedFailurePercentage", minimum=0, default=None)
-        if tolerated_percentage is not None and tolerated_percentage > 100:
-            raise visit.runtime_error("ToleratedFailurePercentage must be between 0 and 100.")
         inputs, prepared = items, False
         if self.item_batcher is not None:
             selected = [self.item_input(visit, data, index, item) for index, item in enumerate(items)]
@@ -85,6 +84,8 @@ class MapState(WorkState):
         run_indexed(len(inputs), outcome.run_item, frame.clock, concurrency=concurrency,
                     threaded=self.can_block, abort=outcome.abort,
                     cap=DISTRIBUTED_CONCURRENCY_CAP if self.distributed else INLINE_CONCURRENCY_CAP)
+        if not self.distributed:
+            frame.last_event_id = outcome.chain
         frame.check()
         result: Any = outcome.results
         if self.result_writer is not None and map_run is not None:
@@ -96,7 +97,9 @@ class MapState(WorkState):
             raise failure
         if self.distributed:
             frame.emit("MapRunSucceeded")
-        frame.emit("MapStateSucceeded")
+        elif outcome.last_end is not None:
+            frame.last_event_id = outcome.last_end
+        frame.emit("MapStateSucceeded", advance=False)  # the Exited event follows the event before it
         return result
 
 
@@ -110,7 +113,9 @@ class MapState(WorkState):
             if self.items is ABSENT:
                 items = visit.input
                 if type(items) is not list:
-                    raise visit.runtime_error(f"The Map state input must be an array, got: {to_json(items)}")
+                    err = state_error(QUERY_EVALUATION_ERROR, self.name, visit.entered_id,
+                                      f"Map state input must be an array but was: {to_json(items)}")
+                    raise self.evaluation_failed(visit, None, err)
                 return visit.input, items
             try:
                 items = evaluate_jsonata_typed(self.items, self.bindings(visit), field="Items", expected="array",
@@ -138,14 +143,23 @@ class MapState(WorkState):
             where = field
         else:
             return default
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if field == "ToleratedFailurePercentage":
-            if not numeric:
-                raise visit.runtime_error(f"The {where} field must be a number, got: {to_json(value)}")
-            return value
-        if not numeric or value != int(value) or value < minimum:
+        percentage = field == "ToleratedFailurePercentage"
+        number = _number_from(value, percentage)
+        if number is None:
+            if path is None:
+                raise visit.runtime_error(f"The {where} field must be a non-negative integer, got: {to_json(value)}")
+            shown = value if isinstance(value, str) else to_json(value)
+            raise visit.runtime_error(f'The {where} field refers to value "{shown}" which is not a valid '
+                                      f'{"float" if percentage else "integer"}: {path}')
+        if percentage:
+            if not 0 <= number <= 100:
+                raise visit.runtime_error("ToleratedFailurePercentage must be between 0 and 100.")
+            return number
+        if number < minimum:
+            if field == "ToleratedFailureCount":
+                raise visit.runtime_error("ToleratedFailureCount cannot be negative.")
             raise visit.runtime_error(f"The {where} field must be a non-negative integer, got: {to_json(value)}")
-        return int(value)
+        return number
 
     def _reference(self, visit: Visit, data: Any, path: str) -> Any:
         """A ``...Path`` field's value; a path matching nothing is States.Runtime."""
@@ -180,6 +194,21 @@ class MapState(WorkState):
                                state_name=self.name, entered_event_id=visit.entered_id)
 
 
+def _number_from(value: Any, fractional: bool) -> int | float | None:
+    """A number field's value as AWS reads it from a path: a JSON number or a string holding
+    one (``"1"`` runs the Map); None when it is neither. Integer fields take integers only."""
+    if isinstance(value, str):
+        try:
+            value = float(value) if fractional else int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if fractional:
+        return value
+    return int(value) if value == int(value) else None
+
+
 class _Iterations:
     """The bookkeeping of one run of a Map's iterations, shared by its worker threads.
 
@@ -203,10 +232,16 @@ class _Iterations:
         self.abort = AbortSignal(visit.frame.abort)
         self.history = DiscardedHistory() if state.distributed else None
         self._lock = threading.Lock()
+        #: The event the next iteration's MapIterationStarted follows: AWS chains it to the
+        #: previous iteration's last state event, not to its MapIteration{Succeeded,Failed}.
+        self.chain = visit.frame.last_event_id
+        #: The latest MapIteration{Succeeded,Failed} id: MapStateSucceeded follows it.
+        self.last_end: int | None = None
 
     def run_item(self, index: int, clock: Clock) -> None:
         state = self.state
         frame = self.visit.frame.child(clock, self.abort, self.history)
+        frame.last_event_id = self.chain
         log = not state.distributed
         details = {"name": state.name, "index": index}
         if log:
@@ -219,12 +254,12 @@ class _Iterations:
             self.results[index] = run_program(state.processor, item_input, frame)
         except BranchAborted:
             if log:
-                frame.emit("MapIterationAborted", "mapIterationAbortedEventDetails", details)
+                self._end(frame, "MapIterationAborted", "mapIterationAbortedEventDetails", details)
             self._record(index, item_input, started, clock, ABORTED)
             return
         except StatesError as err:
             if log:
-                frame.emit("MapIterationFailed", "mapIterationFailedEventDetails", details)
+                self._end(frame, "MapIterationFailed", "mapIterationFailedEventDetails", details)
             self.results[index] = error_output(err)
             self._record(index, item_input, started, clock, FAILED, error=err.error, cause=err.cause)
             with self._lock:
@@ -234,8 +269,15 @@ class _Iterations:
                 self.abort.set()
             return
         if log:
-            frame.emit("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
+            self._end(frame, "MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
         self._record(index, item_input, started, clock, SUCCEEDED, output=self.results[index])
+
+    def _end(self, frame: Frame, event_type: str, details_key: str, details: dict[str, Any]) -> None:
+        """Log an iteration's end; the next iteration (and a failing Map) follows the event before it."""
+        end = frame.emit(event_type, details_key, details, advance=False)
+        with self._lock:
+            self.chain = max(self.chain, frame.last_event_id)
+            self.last_end = end if self.last_end is None else max(self.last_end, end)
 
     def _record(self, index: int, item_input: Any, started: Any, clock: Clock, status: str, *,
                 output: Any = None, error: str | None = None, cause: str | None = None) -> None:
@@ -265,5 +307,5 @@ class _Iterations:
             return None
         return mark_branch_failure(StatesError(
             EXCEED_TOLERATED_FAILURE_THRESHOLD,
-            f"The specified tolerated failure threshold was exceeded in the Map state '{self.state.name}'."))
+            "The specified tolerated failure threshold was exceeded"))
 

@@ -42,9 +42,16 @@ class ParallelState(WorkState):
         abort = AbortSignal(frame.abort)
         results: list[Any] = [None] * len(self.branches)
         failures: list[StatesError] = []
+        last_ids = [frame.last_event_id]
 
         def run_branch(index: int, clock: Clock) -> None:
             child = frame.child(clock, abort)
+            try:
+                run_child(index, child)
+            finally:
+                last_ids.append(child.last_event_id)
+
+        def run_child(index: int, child: Frame) -> None:
             try:
                 results[index] = run_program(self.branches[index], branch_input, child)
             except BranchAborted:
@@ -55,9 +62,11 @@ class ParallelState(WorkState):
 
         run_indexed(len(self.branches), run_branch, frame.clock, concurrency=0,
                     threaded=self.can_block, abort=abort)
+        frame.last_event_id = max(last_ids)  # what follows the branches follows their latest event
         frame.check()
         if failures:
             raise failures[0]
+        frame.history.reserve()  # AWS numbers a ParallelStateSucceeded event it does not return
         return results
 
 

@@ -17,6 +17,7 @@ from .base import State
 class WaitState(State):
     kind = "Wait"
     can_block = True
+    evaluation_follows_entered = True
 
     def __init__(self, name: str, spec: dict[str, Any], query_language: str) -> None:
         super().__init__(name, spec, query_language)
