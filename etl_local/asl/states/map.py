@@ -14,6 +14,7 @@ import threading
 from typing import Any, Callable
 
 from ..branches import DISTRIBUTED_CONCURRENCY_CAP, INLINE_CONCURRENCY_CAP, run_indexed
+from ..causes import state_error
 from ..clock import Clock
 from ..errors import StatesError
 from ..execution import RUNTIME, AbortSignal, BranchAborted, Frame, Visit, run_program
@@ -26,7 +27,6 @@ from ..paths import PathNotFound, read_path
 from ..payload import render_template
 from ..result_writer import ResultWriter
 from ..retry_catch import error_output
-from ..causes import state_error
 from .base import ABSENT, QUERY_EVALUATION_ERROR, WorkState, mark_branch_failure
 
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
