@@ -30,7 +30,7 @@ from etl_local.asl import (
     lambda_function_name,
 )
 from etl_local.asl.paths import PathNotFound, read_path
-from etl_local.history_compare import compare_histories
+from etl_local.history_compare import compare_histories, values_match
 
 Helper = Callable[[Any, TaskContext], Any]
 
@@ -121,8 +121,8 @@ def check_execution(case: dict[str, Any], strict: bool = False) -> list[str]:
     if result.status == "SUCCEEDED":
         compare("output", result.output)
     compare("error", result.error)
-    if strict:
-        compare("cause", result.cause)
+    if strict and "cause" in expected and not values_match(expected["cause"], result.cause, True, "cause"):
+        problems.append(f"cause: expected {_show(expected['cause'])}, got {_show(result.cause)}")
     for fragment in expected.get("cause_contains", []):
         if result.cause is None or fragment not in result.cause:
             problems.append(f"cause: expected to contain {_show(fragment)}, got {_show(result.cause)}")

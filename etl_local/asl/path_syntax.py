@@ -284,11 +284,13 @@ class _Parser:
 
     # -- lexical helpers ----------------------------------------------------------------------
     def quoted(self) -> str:
+        """A quoted name: a backslash escapes only the quote in use and itself; before any
+        other character it is literal (AWS reads ``$['Test\\""Name"']`` as the key ``Test\\""Name"``)."""
         quote = self.text[self.pos]
         self.pos += 1
         chars: list[str] = []
         while self.pos < len(self.text) and self.text[self.pos] != quote:
-            if self.text[self.pos] == "\\" and self.pos + 1 < len(self.text):
+            if self.text[self.pos] == "\\" and self.text[self.pos + 1:self.pos + 2] in (quote, "\\"):
                 self.pos += 1
             chars.append(self.text[self.pos])
             self.pos += 1

@@ -10,6 +10,7 @@ from typing import Any
 from ..causes import state_error
 from ..errors import StatesError
 from ..execution import Frame, Visit
+from ..history import to_json
 from ..intrinsics import evaluate_intrinsic
 from ..paths import PathNotFound, read_path
 from .base import State
@@ -58,8 +59,9 @@ class FailState(State):
                 value = read_path(path, visit.input, visit.context(), visit.variables)
             else:
                 value = evaluate_intrinsic(path, visit.input, visit.context(), visit.variables)
-        except PathNotFound as missing:
-            raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
+        except PathNotFound:
+            raise visit.runtime_error(f"The JSONPath '{path}' specified for the field '{field}' could not be found "
+                                      f"in the input '{to_json(visit.input)}'") from None
         except StatesError as err:
             raise state_error(err.error, self.name, visit.entered_id, err.cause or "") from None
         if not isinstance(value, str):

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..causes import state_error
 from ..choice import parse_timestamp
 from ..execution import Frame, Visit
 from ..paths import PathNotFound, read_path
-from .base import State
+from .base import QUERY_EVALUATION_ERROR, State
 
 
 class WaitState(State):
@@ -48,7 +49,7 @@ class WaitState(State):
             seconds = self._read(visit, self.seconds_path, data)
             where = f"{self.seconds_path} == {seconds}"
             if isinstance(seconds, bool) or not isinstance(seconds, int):
-                raise visit.runtime_error(f"The SecondsPath parameter does not reference a valid integer value: {where}")
+                raise visit.runtime_error(f"The SecondsPath parameter cannot be parsed as a long value: {where}")
             if seconds < 0:
                 raise visit.runtime_error(f"The SecondsPath parameter references a negative value: {where}")
             return seconds
@@ -56,8 +57,11 @@ class WaitState(State):
             text = self.field_value(visit, self.timestamp, "Timestamp")
             moment = parse_timestamp(text)
             if moment is None:
-                raise visit.runtime_error(f"The Timestamp field does not contain a valid ISO-8601 extended "
-                                          f"offset date-time format string: {text}")
+                detail = f"The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
+                if not self.jsonata:
+                    raise visit.runtime_error(detail)
+                err = state_error(QUERY_EVALUATION_ERROR, self.name, visit.entered_id, detail)
+                raise self.evaluation_failed(visit, "Timestamp", err)
             return self._until(visit, moment)
         path: str = self.timestamp_path  # validation guarantees one of the four fields
         text = self._read(visit, path, data)
