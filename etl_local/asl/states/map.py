@@ -96,8 +96,12 @@ class MapState(WorkState):
                 frame.emit("MapRunFailed", "mapRunFailedEventDetails", error_details(failure.error, failure.cause))
             raise failure
         if self.distributed:
-            frame.emit("MapRunSucceeded")
-        elif outcome.last_end is not None:
+            # Since November 2024 AWS chains MapRunSucceeded and MapStateSucceeded off the Map
+            # Run's start, and MapStateExited follows MapRunStarted (AWS_BEHAVIOURS #34).
+            succeeded = frame.emit("MapRunSucceeded", advance=False)
+            frame.emit("MapStateSucceeded", previous=succeeded, advance=False)
+            return result
+        if outcome.last_end is not None:
             frame.last_event_id = outcome.last_end
         frame.emit("MapStateSucceeded", advance=False)  # the Exited event follows the event before it
         return result
