@@ -3,6 +3,8 @@
 Powertools idempotency makes a repeated invocation (a Step Functions retry after a lost
 response, a redrive, a re-run) return the first load's result instead of loading again;
 the targets themselves are also replace-by-run, so even an expired record cannot duplicate.
+The persistence layer and the config are built once per execution environment, as
+Powertools documents; only the Lambda context is registered per invocation.
 """
 from __future__ import annotations
 
@@ -10,24 +12,26 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_core.events import LoadEvent
-from etl_core.idempotency import LOAD_IDEMPOTENCY, persistence_layer
+from etl_core.idempotency import LOAD_IDEMPOTENCY, REPLAYED, persistence_layer
 from etl_core.layout import RunLayout
 from etl_core.load import load_target
-from etl_core.observability import stage_handler
+from etl_core.observability import count_load, stage_handler
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
+
+settings = Settings.from_env()
+
+
+@idempotent_function(data_keyword_argument="request", config=LOAD_IDEMPOTENCY, persistence_store=persistence_layer(settings))
+def load_once(request: dict) -> dict:
+    spec = load_spec(settings.pipelines_uri, request["pipeline"])
+    layout = RunLayout(settings.require_lake(), request["pipeline"], request["run_id"])
+    return load_target(spec, request["target"], layout, settings)
 
 
 @stage_handler("load", LoadEvent)
 def lambda_handler(event: LoadEvent, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
     LOAD_IDEMPOTENCY.register_lambda_context(context)
-
-    @idempotent_function(data_keyword_argument="request", config=LOAD_IDEMPOTENCY, persistence_store=persistence_layer(settings))
-    def load_once(request: dict) -> dict:
-        spec = load_spec(settings.pipelines_uri, request["pipeline"])
-        layout = RunLayout(settings.require_lake(), request["pipeline"], request["run_id"])
-        return load_target(spec, request["target"], layout, settings)
-
     result = load_once(request=event.model_dump(exclude={"execution_id"}))
+    count_load(event.pipeline, event.target, result["rows"], replayed=bool(result.pop(REPLAYED, False)))
     return {**result, "records": result["rows"]}

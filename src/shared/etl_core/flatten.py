@@ -13,10 +13,14 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import storage
 from etl_core.layout import RunLayout
 from etl_core.spec import PipelineSpec
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 SEPARATOR = "__"
 
@@ -80,6 +84,7 @@ def flatten_source(uri: str, json_columns: list[str]) -> list[str]:
     return new_columns
 
 
+@tracer.capture_method
 def flatten_run(spec: PipelineSpec, layout: RunLayout) -> dict[str, list[str]]:
     """Flatten every staged source that has ``json`` columns; returns the columns added per source."""
     added = {}
@@ -88,4 +93,5 @@ def flatten_run(spec: PipelineSpec, layout: RunLayout) -> dict[str, list[str]]:
         if json_columns:
             uri = storage.join(layout.staged_source(source.name), "part-0.parquet")
             added[source.name] = flatten_source(uri, json_columns)
+            logger.info("json columns flattened", extra={"source": source.name, "columns_added": len(added[source.name])})
     return added

@@ -112,5 +112,16 @@ def persistence_layer(settings: Settings) -> BasePersistenceLayer:
     raise InputError("set IDEMPOTENCY_TABLE (DynamoDB table) or IDEMPOTENCY_STORE (folder) for the load function")
 
 
+#: Key the response hook adds to a result replayed from the store (the load did not run again).
+REPLAYED = "replayed"
+
+
+def _mark_replayed(response: dict, idempotent_data: DataRecord) -> dict:
+    """Powertools' response hook: runs only when a stored result is returned instead of loading."""
+    return {**response, REPLAYED: True}
+
+
 #: A load is identified by its run and target; a record lives a week so redrives reuse it.
-LOAD_IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="[pipeline, run_id, target]", expires_after_seconds=7 * 24 * 3600)
+LOAD_IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[pipeline, run_id, target]", expires_after_seconds=7 * 24 * 3600, response_hook=_mark_replayed
+)

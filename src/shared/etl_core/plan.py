@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from aws_lambda_powertools import Logger, Tracer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from etl_core import storage
@@ -17,6 +18,9 @@ from etl_core.extract import source_uri
 from etl_core.layout import RunLayout
 from etl_core.settings import Settings
 from etl_core.spec import load_spec, load_sql
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 
@@ -47,6 +51,7 @@ def parse_request(execution_input: object) -> RunRequest:
         raise InputError(f"invalid execution input {execution_input!r}: {problems}") from None
 
 
+@tracer.capture_method
 def plan_run(request: RunRequest, settings: Settings, execution_start: str | None = None) -> dict:
     spec = load_spec(settings.pipelines_uri, request.pipeline)
     sql = load_sql(settings.pipelines_uri, spec)
@@ -79,6 +84,7 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
         "transformed_uri": layout.transformed,
     }
     storage.write_json(layout.manifest, manifest)
+    logger.info("run planned", extra={"run_id": run_id, "input_bytes": input_bytes, "sources": len(sources)})
     return {
         "pipeline": spec.pipeline,
         "run_id": run_id,

@@ -12,6 +12,10 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from aws_lambda_powertools import Tracer
+
+tracer = Tracer()
+
 Classification = Literal["retryable", "non_retryable", "data_quality"]
 
 DEFAULT_CLASSES: dict[str, Classification] = {
@@ -71,6 +75,7 @@ def classify(error: str, cause: str) -> Classification:
     return "non_retryable"
 
 
+@tracer.capture_method
 def decide(error: str, cause: str, attempt: int, max_attempts: int, base_delay: int = 30) -> Decision:
     """Re-attempt a retryable failure while ``attempt < max_attempts``; everything else gives up.
 

@@ -14,10 +14,14 @@ and not committed: the next run then starts from the newer state.
 from __future__ import annotations
 
 import pyarrow.fs as pafs
+from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import storage
 from etl_core.errors import SourceNotFound
 from etl_core.layout import RunLayout
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 STATE_FILE = "_state.json"
 
@@ -57,6 +61,7 @@ def _staged_sources(layout: RunLayout) -> list[str]:
     return sorted(e.base_name for e in entries if e.type == pafs.FileType.Directory)
 
 
+@tracer.capture_method
 def commit_run_state(layout: RunLayout) -> dict:
     """Commit every state the run staged; idempotent. Returns ``{"committed": {...}, "stale": {...}}``."""
     committed: dict[str, dict] = {}
@@ -71,6 +76,7 @@ def commit_run_state(layout: RunLayout) -> dict:
                 f"run {current['run_id']!r} committed {current['state']} after this run read from {candidate['previous']}; "
                 "not moving the state back"
             )
+            logger.warning("source state not committed", extra={"source": source, "reason": stale[source]})
             continue
         storage.write_json(
             committed_uri(layout, source),

@@ -14,13 +14,18 @@ import tempfile
 
 import duckdb
 import pyarrow as pa
+from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import storage
 from etl_core.errors import SourceError
 
+logger = Logger(child=True)
+tracer = Tracer()
+
 TRANSFORMED_FILE = "part-0.parquet"
 
 
+@tracer.capture_method
 def run_transform(manifest: dict) -> int:
     """Run the manifest's SQL and write ``transformed/part-0.parquet``; returns the row count."""
     with tempfile.TemporaryDirectory(prefix="etl-transform-") as workdir:
@@ -32,6 +37,7 @@ def run_transform(manifest: dict) -> int:
             reader = con.sql(manifest["transform_sql"]).to_arrow_reader(batch_size=64 * 1024)
         except duckdb.Error as exc:
             raise SourceError(f"transform SQL of pipeline {manifest['pipeline']!r} failed: {exc}") from exc
+        logger.debug("transform SQL planned", extra={"sources": sorted(manifest["sources"])})
         storage.delete_prefix(manifest["transformed_uri"])  # a previous run may have been Spark's, with other file names
         target = storage.join(manifest["transformed_uri"], TRANSFORMED_FILE)
         with storage.ParquetSink(target, reader.schema) as sink:

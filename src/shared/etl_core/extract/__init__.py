@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
+from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import quarantine, storage
 from etl_core.extract.batches import ExtractContext, TextBatch
@@ -16,6 +17,9 @@ from etl_core.extract.kinesis import read_stream
 from etl_core.extract.postgres import read_query
 from etl_core.schema import arrow_schema, cast_text_columns
 from etl_core.spec import PipelineSpec, Source, expand
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 __all__ = ["CONNECTORS", "ExtractContext", "ExtractResult", "TextBatch", "extract_source", "source_uri"]
 
@@ -42,11 +46,13 @@ def source_uri(source: Source, *, raw_uri: str, lake_uri: str, run_date: str) ->
     return expand(source.uri, raw_uri=raw_uri, lake_uri=lake_uri, run_date=run_date)
 
 
+@tracer.capture_method
 def extract_source(spec: PipelineSpec, source_name: str, ctx: ExtractContext) -> ExtractResult:
     """Stream the source into ``staging/.../sources/<name>/part-0.parquet``; re-running replaces it."""
     source = spec.source(source_name)
     if source.columns is None:  # a file source left to inference
         source = source.model_copy(update={"columns": infer_columns(source, ctx.uri)})
+        logger.info("columns inferred from the first object", extra={"source": source_name, "columns": source.columns})
     layout = ctx.layout
     schema = arrow_schema(source.columns).append(ORIGIN)
     staged = storage.join(layout.staged_source(source_name), "part-0.parquet")

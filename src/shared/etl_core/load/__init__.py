@@ -9,11 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from aws_lambda_powertools import Logger, Tracer
+
 from etl_core.layout import RunLayout
 from etl_core.load.lake import write_aggregate, write_partitioned
 from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.settings import Settings
 from etl_core.spec import PipelineSpec, expand
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 __all__ = ["LOADERS", "RUN_COLUMN", "LoadContext", "Rows", "load_target"]
 
@@ -66,8 +71,10 @@ LOADERS: dict[str, Callable[[Rows, Any, LoadContext], dict]] = {
 }
 
 
+@tracer.capture_method
 def load_target(spec: PipelineSpec, target_name: str, layout: RunLayout, settings: Settings) -> dict:
     target = spec.target(target_name)
     rows = Rows.validated(layout.validated, layout.run_id)
+    logger.debug("loading target", extra={"target": target.name, "type": target.type})
     result = LOADERS[target.type](rows, target, LoadContext(spec, layout, settings))
     return {"target": target.name, "type": target.type, **result}

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import storage
 from etl_core.corrections import DedupePlan, check_corrections, correct_batch, corrected_columns, plan_dedupes
@@ -40,6 +41,9 @@ from etl_core.quality.unique import KeyIndex
 from etl_core.reasons import origins, reason, rule_of
 from etl_core.settings import Settings
 from etl_core.spec import Correction, PipelineSpec, PostgresTarget, Rule
+
+logger = Logger(child=True)
+tracer = Tracer()
 
 __all__ = ["Failures", "Lookups", "ValidationResult", "Verdicts", "evaluate", "rule_failures", "validate_run"]
 
@@ -217,6 +221,7 @@ def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: Dedup
     return table.num_rows
 
 
+@tracer.capture_method
 def validate_run(
     spec: PipelineSpec,
     layout: RunLayout,
@@ -271,6 +276,8 @@ def validate_run(
             f"rows read {driving['rows_read']} != valid {valid} + quarantined {quarantined} + deduplicated {deduplicated}"
         )
     ratio = quarantined / driving["rows_read"] if driving["rows_read"] else 0.0
+    if ratio > spec.quality.max_quarantine_ratio:
+        logger.warning("quarantine ratio over the spec's limit", extra={"ratio": ratio, "limit": spec.quality.max_quarantine_ratio})
     return ValidationResult(
         extracted=driving["rows_read"],
         rejected_at_extract=driving["rows_rejected"],
