@@ -19,6 +19,15 @@ class StatesError(Exception):
         self.cause = cause
 
 
+class QueryEvaluationFailed(StatesError):
+    """``States.QueryEvaluationError`` from a JSONata field; ``location`` is the field's path
+    (``Output/result``), which AWS logs in the EvaluationFailed event."""
+
+    def __init__(self, cause: str, location: str) -> None:
+        super().__init__("States.QueryEvaluationError", cause)
+        self.location = location
+
+
 class ExecutionTimedOut(Exception):
     """The state machine's own TimeoutSeconds elapsed (the execution ends TIMED_OUT, nothing catches it)."""
 

@@ -20,7 +20,7 @@ from jsonata.jexception import JException
 from jsonata.utils import Utils
 
 from etl_local.asl.causes import state_cause
-from etl_local.asl.errors import StatesError
+from etl_local.asl.errors import QueryEvaluationFailed, StatesError
 from etl_local.asl.intrinsics import intrinsic_function
 from etl_local.asl.paths import compact_json
 
@@ -61,7 +61,7 @@ def evaluate_jsonata_template(template: Any, bindings: dict, *, field: str,
     try:
         return _render(template, bindings, field)
     except _QueryFailure as failure:
-        raise StatesError(QUERY_EVALUATION_ERROR, _cause(failure.detail, state_name, entered_event_id)) from None
+        raise QueryEvaluationFailed(_cause(failure.detail, state_name, entered_event_id), failure.field) from None
 
 
 def evaluate_jsonata_typed(template: Any, bindings: dict, *, field: str, expected: str,
@@ -86,9 +86,10 @@ def jsonata_condition(expression: str, bindings: dict, *, field: str,
 
 
 class _QueryFailure(Exception):
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, field: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
 
 
 def _cause(detail: str, state_name: str | None, entered_event_id: int) -> str:
@@ -111,7 +112,7 @@ def _evaluate(expression: str, bindings: dict, field: str) -> Any:
         value = _walk(lookup, bindings)
         if value is _UNDEFINED:
             raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' "
-                                "returned nothing (undefined).")
+                                "returned nothing (undefined).", field)
         if value is not _NEEDS_JSONATA:
             return value
     try:
@@ -120,13 +121,13 @@ def _evaluate(expression: str, bindings: dict, field: str) -> Any:
         raw = compiled.evaluate(states.get("input") if isinstance(states, dict) else None, bindings)
     except JException as error:
         raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' threw an "
-                            f"error during evaluation. {error.error}: {error}") from None
+                            f"error during evaluation. {error.error}: {error}", field) from None
     except StatesError as error:  # raised by the Step Functions functions below
         raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' threw an "
-                            f"error during evaluation. {error.cause}") from None
+                            f"error during evaluation. {error.cause}", field) from None
     if raw is None:
         raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' "
-                            "returned nothing (undefined).")
+                            "returned nothing (undefined).", field)
     return _plain(raw, expression, field)
 
 
@@ -144,7 +145,7 @@ def _plain(value: Any, expression: str, field: str) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     raise _QueryFailure(f"The JSONata expression '{expression}' specified for the field '{field}' returned an "
-                        "unsupported result type.")
+                        "unsupported result type.", field)
 
 
 _UNDEFINED = object()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..clock import format_timestamp
-from ..errors import StatesError
+from ..errors import QueryEvaluationFailed, StatesError
 from ..execution import Frame, Visit
 from ..history import NOT_TRUNCATED, io_details, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
@@ -145,8 +145,9 @@ class State:
         ``location``; AWS gives none when the state's input itself is of the wrong type)."""
         if err.error == QUERY_EVALUATION_ERROR:
             details = {"error": err.error, "cause": err.cause, "state": self.name}
-            if field is not None:
-                details["location"] = field
+            location = err.location if isinstance(err, QueryEvaluationFailed) else field
+            if location is not None:
+                details["location"] = location
             previous = None if self.evaluation_follows_entered else visit.entered_previous_id
             visit.frame.emit("EvaluationFailed", "evaluationFailedEventDetails", details, previous=previous)
         return err
