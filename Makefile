@@ -36,9 +36,17 @@ bench: $(VENV)/.dev-installed
 	.venv-tools/bin/pip install --quiet -r requirements-tools.txt
 	touch $@
 
-lint: .venv-tools/bin/sam
+# checkov pins another boto3 than SAM CLI: its own venv (requirements-checkov.txt).
+.venv-checkov/bin/checkov: requirements-checkov.txt
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+lint: .venv-tools/bin/sam .venv-checkov/bin/checkov
 	.venv-tools/bin/cfn-lint template.yaml
 	.venv-tools/bin/sam validate --lint --region us-east-1
+	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+	.venv-tools/bin/bandit -r src etl_local glue --severity-level medium --quiet
 
 clean:
 	rm -rf .etl .aws-sam

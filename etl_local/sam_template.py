@@ -52,7 +52,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_yaml(path: Path) -> dict:
     with path.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506  # nosec B506 - a SafeLoader subclass (adds only CloudFormation's short tags)
 
 
 @dataclass(frozen=True)

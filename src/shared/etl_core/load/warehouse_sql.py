@@ -97,7 +97,7 @@ def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Diale
     # A table of key columns only still needs an UPDATE action: Redshift requires both clauses.
     updated = [c for c in columns if c not in key] or key
     merge = (
-        f"MERGE INTO {target} USING {staging} AS {quote_ident(_SOURCE_ALIAS)} ON {on}"
+        f"MERGE INTO {target} USING {staging} AS {quote_ident(_SOURCE_ALIAS)} ON {on}"  # nosec B608 - names only, each quoted by quote_ident/quote_table; values never reach SQL text (COPY)
         f" WHEN MATCHED THEN UPDATE SET {', '.join(f'{quote_ident(c)} = {source}{quote_ident(c)}' for c in updated)}"
         f" WHEN NOT MATCHED THEN INSERT ({_names(columns)}) VALUES ({_names(columns, source)})"
     )
