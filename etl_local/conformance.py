@@ -76,10 +76,19 @@ HELPERS: dict[str, Helper] = {
 }
 
 
-def helper_registry() -> TaskRegistry:
-    """A registry whose Lambda functions are the corpus helpers, by name or ARN."""
+def helper_registry(functions: dict[str, str] | None = None) -> TaskRegistry:
+    """A registry whose Lambda functions are the corpus helpers, by name or ARN.
+
+    ``functions`` maps other function names a case uses to helpers (a recording names its
+    function ``lambda_function_name``; the case runs ``echo`` under that name)."""
+    aliases = functions or {}
     registry = TaskRegistry()
-    registry.set_lambda_resolver(lambda function: HELPERS[lambda_function_name(function)])
+
+    def resolve(function: str) -> Helper:
+        name = lambda_function_name(function)
+        return HELPERS[aliases.get(name, name)]
+
+    registry.set_lambda_resolver(resolve)
     return registry
 
 
@@ -110,7 +119,8 @@ def check_execution(case: dict[str, Any], strict: bool = False) -> list[str]:
     except DefinitionError as err:
         return [f"definition rejected: {err}"]
     clock = VirtualClock()
-    result = machine.execute(case.get("input"), name=case["id"][:80], tasks=helper_registry(), clock=clock)
+    result = machine.execute(case.get("input"), name=case["id"][:80], tasks=helper_registry(case.get("functions")),
+                             clock=clock)
     problems: list[str] = []
 
     def compare(field: str, actual: Any) -> None:
