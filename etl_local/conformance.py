@@ -61,6 +61,11 @@ def _fail_sequence(event: Any, ctx: TaskContext) -> Any:
     return event
 
 
+def _raise_exception(event: Any, ctx: TaskContext) -> Any:
+    """A function that raises, as localstack's raise_exception Lambda does on AWS."""
+    raise Exception("Some exception was raised.")
+
+
 def _big_payload(event: Any, ctx: TaskContext) -> Any:
     return "a" * event["size"]
 
@@ -73,6 +78,7 @@ def _sleep(event: Any, ctx: TaskContext) -> Any:
 HELPERS: dict[str, Helper] = {
     "echo": _echo, "add": _add, "fail_with": _fail_with, "fail_n_times": _fail_n_times,
     "fail_sequence": _fail_sequence, "big_payload": _big_payload, "sleep": _sleep,
+    "raise_exception": _raise_exception,
 }
 
 
