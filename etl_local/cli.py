@@ -7,6 +7,8 @@
     etl redrive EXECUTION [--from STATE]   resume a failed or killed execution where it stopped
     etl messages                           what the local SQS queues and SNS topics received
     etl conformance FILE [--strict]        run an ASL conformance corpus
+    etl serve [--port 8083] [--mock-config F]  Step Functions + Lambda APIs and the execution graph on localhost
+    etl graph EXECUTION --out FILE.svg|.html   the execution's graph as a standalone file
 """
 from __future__ import annotations
 
@@ -96,9 +98,34 @@ def _summary(result) -> str:
     return "\n".join(lines)
 
 
+def _mock_config(path: str | None):
+    from etl_local.mock_config import MockConfig, MockConfigError
+
+    if not path:
+        return None
+    try:
+        return MockConfig.load(path)
+    except MockConfigError as exc:
+        raise SystemExit(f"etl: {exc}") from None
+
+
 def cmd_run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    from etl_local.mock_config import MockConfigError
+    from etl_local.serve_tasks import served_registry
+
     execution_input = _read_json(args.input, "input")
-    result = runtime.run(execution_input, name=args.name, state_machine=args.state_machine, on_event=None if args.quiet else Progress())
+    tasks = None
+    machine = runtime.state_machine(args.state_machine)
+    if args.test_case:
+        config = _mock_config(args.mock_config)
+        if config is None:
+            raise SystemExit("etl: --test-case needs a mock config: --mock-config FILE or SFN_MOCK_CONFIG")
+        try:
+            case = config.test_case(machine.name, args.test_case)
+        except MockConfigError as exc:
+            raise SystemExit(f"etl: {exc}") from None
+        tasks = case.registry(served_registry(runtime.task_registry()), machine.definition)
+    result = runtime.run(execution_input, name=args.name, machine=machine, tasks=tasks, on_event=None if args.quiet else Progress())
     if args.json:
         print(json.dumps(describe(result), indent=2))
     else:
@@ -167,6 +194,48 @@ def cmd_messages(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    from etl_local.serve import EtlServer
+
+    try:
+        server = EtlServer(runtime, args.host, args.port, _mock_config(args.mock_config), verbose=args.verbose)
+    except OSError as exc:
+        raise SystemExit(f"etl: cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    machines = ", ".join(record.name for record in server.api.machines.values())
+    print(f"etl serve: listening on {server.url} (state machines: {machines}; graph at {server.url}/)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.api.runner.stop_all()
+        server.server_close()
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+    from etl_local.graph import render_page, render_svg
+    from etl_local.serve import definition_for
+
+    try:
+        record = runtime.store.load(args.execution)
+    except KeyError as exc:
+        raise SystemExit(f"etl: {exc.args[0]}") from None
+    description, events = record["execution"], record["events"]
+    definition = definition_for(None, runtime, description["stateMachineArn"])
+    out = Path(args.out)
+    if out.suffix.lower() == ".svg":
+        title = f"{description['name']}: {description['status']}"
+        text = render_svg(definition, events, description["status"] == "RUNNING", standalone=True, title=title)
+    elif out.suffix.lower() in (".html", ".htm"):
+        text = render_page(description, definition, events, live=False, home_link=False)
+    else:
+        raise SystemExit(f"etl: --out {out}: write a .svg or an .html file")
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="etl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", help="folder for local state (default: .etl in the project)")
@@ -183,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--state-machine", help="logical id, when the template has several")
     run.add_argument("--json", action="store_true", help="print the DescribeExecution-shaped result")
     run.add_argument("--quiet", action="store_true", help="no per-state progress")
+    run.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
+                     help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG)")
+    run.add_argument("--test-case", help="test case of the mock config to run with (mocked Task responses)")
     invoke = sub.add_parser("invoke", help="invoke one function with an event file")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractFunction")
     invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/extract.json")
@@ -196,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     redrive.add_argument("--from", dest="from_state", help="top-level state to resume at (default: the one that failed)")
     redrive.add_argument("--quiet", action="store_true", help="no per-state progress")
     sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
+    serve = sub.add_parser("serve", help="Step Functions and Lambda APIs plus the execution graph, on localhost")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8083, help="port (default 8083, Step Functions Local's)")
+    serve.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
+                       help="Step Functions Local MockConfigFile for stateMachineArn#TestCase (default: $SFN_MOCK_CONFIG)")
+    serve.add_argument("--verbose", action="store_true", help="log each request on stderr")
+    graph = sub.add_parser("graph", help="write an execution's graph as a standalone SVG or HTML file")
+    graph.add_argument("execution", help="execution name or ARN")
+    graph.add_argument("--out", required=True, help="FILE.svg or FILE.html")
     conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
     conformance.add_argument("file")
     conformance.add_argument("--strict", action="store_true", help="compare every cause word for word")
@@ -213,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             faults=_parse_faults(args.fail),
             warehouse_dsn=args.warehouse_dsn,
         )
-        handlers = {"run": cmd_run, "redrive": cmd_redrive, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages}
+        handlers = {"run": cmd_run, "redrive": cmd_redrive, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages,
+                    "serve": cmd_serve, "graph": cmd_graph}
         return handlers[args.command](args, runtime)
     except (TemplateError, DefinitionError) as exc:
         print(f"etl: {exc}", file=sys.stderr)

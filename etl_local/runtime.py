@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from etl_local.asl import ExecutionResult, RealClock, StateMachine, TaskHandler, TaskRegistry, VirtualClock
+from etl_local.asl import Clock, ExecutionResult, RealClock, StateMachine, TaskHandler, TaskRegistry, VirtualClock
 from etl_local.asl.callbacks import TaskCallbacks
 from etl_local.asl.storage import LocalBuckets
 from etl_local.integrations import LocalDynamoDB, LocalEmrServerless, LocalGlue, LocalMessaging
@@ -121,8 +121,13 @@ class LocalRuntime:
                 schemas[self.app.ref(lid)] = [key["AttributeName"] for key in ordered]
         return schemas
 
-    def _registry(self) -> TaskRegistry:
-        registry = TaskRegistry(self.callbacks)
+    def task_registry(self, callbacks: TaskCallbacks | None = None) -> TaskRegistry:
+        """What serves each Task resource: the template's functions and the local integrations.
+
+        ``callbacks`` gives the execution its own task tokens (``etl serve`` keeps one set per
+        execution so StopExecution can end that execution's waits); default: the runtime's.
+        """
+        registry = TaskRegistry(callbacks or self.callbacks)
         registry.set_lambda_resolver(self._lambda)
         registry.register("arn:aws:states:::sqs:sendMessage", self.messaging.send_message)
         registry.register("arn:aws:states:::sns:publish", self.messaging.publish)
@@ -181,9 +186,17 @@ class LocalRuntime:
         name: str | None = None,
         state_machine: str | None = None,
         on_event: Callable[[dict], None] | None = None,
+        machine: StateMachine | None = None,
+        tasks: TaskRegistry | None = None,
+        clock: Clock | None = None,
     ) -> ExecutionResult:
-        """Start an execution, wait for it, persist it; returns the engine's ExecutionResult."""
-        machine = self.state_machine(state_machine)
+        """Start an execution, wait for it, persist it; returns the engine's ExecutionResult.
+
+        ``machine`` runs another definition than the template's (``etl serve``'s
+        CreateStateMachine), ``tasks`` replaces the task registry (a MockConfigFile test case
+        wraps it) and ``clock`` the runtime's clock (a stoppable one).
+        """
+        machine = machine or self.state_machine(state_machine)
         name = name or str(uuid.uuid4())
         started = {
             "executionArn": f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}",
@@ -194,13 +207,16 @@ class LocalRuntime:
         }
         with self.store.begin(started) as journal:
             result = machine.execute(
-                execution_input, name=name, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event),
+                execution_input, name=name, tasks=tasks or self.task_registry(), clock=clock or self._clock(),
+                on_event=_journaling(journal, on_event),
                 s3=self.buckets,
             )
         self._save(result)
         return result
 
-    def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None) -> ExecutionResult:
+    def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None,
+                machine: StateMachine | None = None, tasks: TaskRegistry | None = None,
+                clock: Clock | None = None) -> ExecutionResult:
         """Resume a failed (or killed) execution without re-running the states that completed.
 
         Like AWS's RedriveExecution it keeps the execution's name, input and history and
@@ -212,11 +228,12 @@ class LocalRuntime:
         description = record["execution"]
         if description["status"] == "SUCCEEDED":
             raise ValueError(f"execution {description['name']!r} SUCCEEDED: there is nothing to redrive")
-        machine = self.state_machine(description["stateMachineArn"].rsplit(":", 1)[-1])
+        machine = machine or self.state_machine(description["stateMachineArn"].rsplit(":", 1)[-1])
         previous = failure_point(record, machine, from_state)
         with self.store.begin({**description, "startDate": description["startDate"]}) as journal:
             result = machine.execute(
-                previous.input, tasks=self._registry(), clock=self._clock(), on_event=_journaling(journal, on_event), redrive_from=previous,
+                previous.input, tasks=tasks or self.task_registry(), clock=clock or self._clock(),
+                on_event=_journaling(journal, on_event), redrive_from=previous,
                 s3=self.buckets,
             )
         self._save(result)

@@ -107,7 +107,7 @@ def test_runtime_maps_template_buckets_tables_and_serves_registered_handlers(tmp
         return {"ok": True}
 
     runtime.register("arn:aws:states:::events:putEvents", approve)
-    registry = runtime._registry()  # what run() hands the engine
+    registry = runtime.task_registry()  # what run() hands the engine
     definition = machine(("Ask", {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
                                   "Parameters": {"who": "ann"}}),
                          ("Put", {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "ResultPath": None,
@@ -129,7 +129,7 @@ def test_runtime_send_task_failure(tmp_path: Path) -> None:
                      lambda parameters, ctx: runtime.send_task_failure(ctx.task_token, "Denied", "no"))
     definition = machine(("Ask", {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                                   "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}))
-    result = StateMachine(definition).execute({}, tasks=runtime._registry(), clock=VirtualClock())
+    result = StateMachine(definition).execute({}, tasks=runtime.task_registry(), clock=VirtualClock())
     assert (result.error, result.cause) == ("Denied", "no")
 
 
