@@ -168,13 +168,21 @@ def _output_check(check: dict[str, Any], output: Any) -> list[str]:
 
 
 def check_definition(case: dict[str, Any], strict: bool = False) -> list[str]:
-    """A definition-validation case: StateMachine() must reject it with every expected phrase."""
+    """A definition-validation case: StateMachine() must reject it with every expected phrase;
+    with ``strict``, also with AWS's InvalidDefinition ``message`` and ValidateStateMachineDefinition
+    ``diagnostics`` exactly, where the case records them."""
+    expected = case["expected"]
     try:
         StateMachine(case["definition"], name=case["id"][:80])
     except DefinitionError as err:
         message = str(err)
-        return [f"error message lacks {_show(fragment)}; it was {_show(message)}"
-                for fragment in case["expected"].get("error_contains", []) if fragment not in message]
+        problems = [f"error message lacks {_show(fragment)}; it was {_show(message)}"
+                    for fragment in expected.get("error_contains", []) if fragment not in message]
+        if strict and "message" in expected and expected["message"] != err.aws_message:
+            problems.append(f"message: expected {_show(expected['message'])}, got {_show(err.aws_message)}")
+        if strict and "diagnostics" in expected and not json_equal(expected["diagnostics"], err.diagnostics()):
+            problems.append(f"diagnostics: expected {_show(expected['diagnostics'])}, got {_show(err.diagnostics())}")
+        return problems
     return ["definition accepted, expected INVALID_DEFINITION"]
 
 

@@ -46,3 +46,20 @@ class DefinitionError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid state machine definition:\n" + "\n".join(f"  - {p}" for p in problems))
         self.problems = problems
+
+    @property
+    def aws_message(self) -> str:
+        """The message of CreateStateMachine's InvalidDefinition error, as AWS words it."""
+        return "Invalid State Machine Definition: '" + ", ".join(self.problems) + "'"
+
+    def diagnostics(self) -> list[dict[str, str]]:
+        """The findings as ValidateStateMachineDefinition lists them (code, message, location)."""
+        found = []
+        for problem in self.problems:
+            code, _, rest = problem.partition(": ")
+            message, at, location = rest.rpartition(" at ")
+            entry = {"code": code, "message": message if at else rest, "severity": "ERROR"}
+            if at:
+                entry["location"] = location
+            found.append(entry)
+        return found

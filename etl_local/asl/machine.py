@@ -49,6 +49,8 @@ class StateMachine:
 
     def __init__(self, definition: dict[str, Any] | str, name: str = "StateMachine", arn: str | None = None) -> None:
         if isinstance(definition, str):
+            if not definition.strip():
+                raise DefinitionError(["SCHEMA_VALIDATION_FAILED: Definition must be a valid JSON object"])
             try:
                 definition = json.loads(definition)
             except json.JSONDecodeError as err:

@@ -60,6 +60,10 @@ _VARIABLE_NAME = re.compile(r"^[^\W\d]\w{0,79}$")
 _RESERVED_VARIABLES = {"states"}
 
 
+#: State types in the order AWS lists them in its "should have one of these values" message.
+_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
+
+
 def validate_definition(definition: dict) -> list[str]:
     """Every problem found, [] when AWS would accept the definition."""
     if not isinstance(definition, dict):
@@ -82,6 +86,10 @@ def _check_machine(machine: Any, where: str, language: str, problems: list[str])
         return
     states = machine.get("States")
     start = machine.get("StartAt")
+    missing = [field for field in ("States", "StartAt") if field not in machine]
+    if missing:  # AWS's wording, e.g. "These fields are required: [States, StartAt] at /"
+        problems.append(f"{SCHEMA}: These fields are required: [{', '.join(missing)}] at {where or '/'}")
+        return
     if not isinstance(states, dict) or not states:
         problems.append(f"{SCHEMA}: 'States' must be a non-empty object at {where}/States")
         return
@@ -133,7 +141,8 @@ def _check_state(name: str, state: Any, where: str, states: dict[str, Any], mach
         return
     kind = state.get("Type")
     if kind not in _FIELDS:
-        problems.append(f"{SCHEMA}: State '{name}' has an unknown or missing 'Type': {kind!r} at {where}/Type")
+        problems.append(f"{SCHEMA}: The field 'Type' should have one of these values: "
+                        f"[{', '.join(_TYPES)}] at {where}/Type")
         return
     language = state.get("QueryLanguage", machine_language)
     if language not in (JSONPATH, JSONATA):
@@ -141,7 +150,7 @@ def _check_state(name: str, state: Any, where: str, states: dict[str, Any], mach
         language = machine_language
     elif machine_language == JSONATA and language == JSONPATH:
         problems.append(f"{SCHEMA}: 'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state "
-                        f"machine at {where}/QueryLanguage")
+                        f"machine at {where}")
     for field in state:
         if field not in _FIELDS[kind]:
             problems.append(f"{SCHEMA}: The field '{field}' is not supported by Step Functions at {where}/{field}")
@@ -171,6 +180,9 @@ def _check_state(name: str, state: Any, where: str, states: dict[str, Any], mach
         _check_distributed_fields(state, where, problems)
     if kind == "Task":
         _check_task_limits(state, where, language, problems)
+        credentials = state.get("Credentials")
+        if isinstance(credentials, dict) and not {"RoleArn", "RoleArn.$"} & credentials.keys():
+            problems.append(f"{SCHEMA}: The field 'RoleArn' is required but was missing at {where}/Credentials")
     if "Assign" in state:
         _check_assign(state["Assign"], f"{where}/Assign", problems)
 
@@ -204,7 +216,10 @@ def _check_required(kind: str, state: dict, where: str, problems: list[str]) -> 
     elif kind == "Choice":
         need("Choices", isinstance(state.get("Choices"), list) and bool(state["Choices"]))
     elif kind == "Parallel":
-        need("Branches", isinstance(state.get("Branches"), list) and bool(state["Branches"]))
+        if state.get("Branches") == []:
+            problems.append(f"{SCHEMA}: Value cannot be empty at {where}/Branches")
+        else:
+            need("Branches", isinstance(state.get("Branches"), list))
     elif kind == "Map":
         need("ItemProcessor", ("ItemProcessor" in state) != ("Iterator" in state))
     elif kind == "Wait":

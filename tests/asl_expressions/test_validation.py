@@ -55,7 +55,7 @@ def test_jsonata_definition_is_valid() -> None:
     (lambda d: d["States"]["A"].update(End=True), "exactly one of 'Next' or 'End'"),
     (lambda d: d["States"]["A"].pop("Next"), "exactly one of 'Next' or 'End'"),
     (lambda d: d["States"].update(Lonely={"Type": "Succeed"}), "UNREACHABLE_STATE: State 'Lonely' is not reachable"),
-    (lambda d: d["States"]["A"].update(Type="Teleport"), "unknown or missing 'Type'"),
+    (lambda d: d["States"]["A"].update(Type="Teleport"), "The field 'Type' should have one of these values: [Task, "),
     (lambda d: d["States"]["T"].pop("Resource"), "The field 'Resource' is required"),
     (lambda d: d["States"]["A"].update(Colour="red"), "The field 'Colour' is not supported by Step Functions"),
     (lambda d: d["States"]["A"].update(Output="x"), "only supported for the JSONata query language at /States/A/Output"),
@@ -101,7 +101,7 @@ def test_state_may_opt_into_jsonata_but_not_out_of_it() -> None:
         "P": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": True}}}
     assert validate_definition(downgrade) == [
         "SCHEMA_VALIDATION_FAILED: 'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state "
-        "machine at /States/P/QueryLanguage"]
+        "machine at /States/P"]
 
 
 @pytest.mark.parametrize("definition", [None, {}, {"StartAt": "A"}, {"StartAt": "A", "States": {}}])

@@ -131,6 +131,22 @@ def has_placeholder(value: Any) -> bool:
     return isinstance(value, str) and re.search(r"<[^<>]*>", value) is not None
 
 
+def build_definition_case(authored: dict[str, Any], recordings: Recordings) -> dict[str, Any]:
+    """A definition AWS rejected: the InvalidDefinition message of CreateStateMachine, or the
+    diagnostics of ValidateStateMachineDefinition, as recorded."""
+    record = authored["record"]
+    recorded = recordings.recorded(authored["source"])[record]
+    expected: dict[str, Any] = {"status": "INVALID_DEFINITION"}
+    if "diagnostics" in recorded:
+        expected["diagnostics"] = recorded["diagnostics"]
+        expected["error_contains"] = [entry["message"] for entry in recorded["diagnostics"]]
+    else:
+        expected["message"] = recorded["Error"]["Message"]
+    return {"id": authored["id"], "category": "definition", "about": authored.get("about", ""),
+            "source": f"localstack/localstack@{recordings.commit[:8]}:{PREFIX}{authored['source']} [{record}]",
+            "recorded_by": MARK, "definition": authored["definition"], "expected": expected}
+
+
 def build_cases(authored: dict[str, Any], recordings: Recordings) -> list[dict[str, Any]]:
     """One case per recorded execution the authored case points at."""
     records = recordings.records(authored["source"], authored.get("record", "get_execution_history"))
@@ -197,8 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     recordings = Recordings(args.localstack)
     corpus = json.loads(CORPUS.read_text())
     kept = [case for case in corpus["cases"] if case.get("recorded_by") != MARK]
-    built = [case for authored in authored_cases() for case in build_cases(authored, recordings)]
-    ids = [case["id"] for case in kept + built]
+    kept_definitions = [case for case in corpus["definition_validation_cases"] if case.get("recorded_by") != MARK]
+    authored = authored_cases()
+    built = [case for one in authored if not one.get("invalid") for case in build_cases(one, recordings)]
+    definitions = [build_definition_case(one, recordings) for one in authored if one.get("invalid")]
+    corpus["definition_validation_cases"] = kept_definitions + definitions
+    ids = [case["id"] for case in kept + built + corpus["definition_validation_cases"]]
     duplicates = {name for name in ids if ids.count(name) > 1}
     if duplicates:
         raise SystemExit(f"duplicate case ids: {sorted(duplicates)}")
