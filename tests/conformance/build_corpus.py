@@ -147,8 +147,27 @@ def build_definition_case(authored: dict[str, Any], recordings: Recordings) -> d
             "recorded_by": MARK, "definition": authored["definition"], "expected": expected}
 
 
+def build_outcome_cases(authored: dict[str, Any], recordings: Recordings) -> list[dict[str, Any]]:
+    """Cases from a recorded list of ``{input, output}`` pairs (localstack's ``cases`` record):
+    one execution each, compared by final output; ``definition`` is a function of the input."""
+    record = authored["record"]
+    cases = []
+    for index, pair in enumerate(recordings.recorded(authored["source"])[record]):
+        execution_input = json.loads(pair["input"]) if isinstance(pair["input"], str) else pair["input"]
+        output = pair["output"]
+        cases.append({
+            "id": f"{authored['id']}_{index}", "category": authored["category"], "basis": "recorded",
+            "source": f"localstack/localstack@{recordings.commit[:8]}:{PREFIX}{authored['source']} [{record}[{index}]]",
+            "recorded_by": MARK, "definition": authored["definition_for"](execution_input),
+            "input": execution_input,
+            "expected": {"status": "SUCCEEDED", "output": json.loads(output) if isinstance(output, str) else output}})
+    return cases
+
+
 def build_cases(authored: dict[str, Any], recordings: Recordings) -> list[dict[str, Any]]:
     """One case per recorded execution the authored case points at."""
+    if "definition_for" in authored:
+        return build_outcome_cases(authored, recordings)
     records = recordings.records(authored["source"], authored.get("record", "get_execution_history"))
     if len(records) == 1:
         return [build_case(authored, recordings, records[0], authored["id"])]
