@@ -84,3 +84,37 @@ def test_pending_cases_are_reported_but_do_not_fail(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_corpus(corpus, out, strict=True) == (0, 0)
     assert "PENDING later (awaits lambda)" in out.getvalue()
+
+
+def _build_corpus_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_corpus", REPO / "tests" / "conformance" / "build_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recorded_values_become_placeholders() -> None:
+    """What differs per run on AWS (role ARNs, account ids, Lambda stack traces) becomes a placeholder."""
+    build = _build_corpus_module()
+    cause = json.dumps({"errorMessage": "boom", "stackTrace": ["  File \"/var/task/handler.py\", line 2\n"]})
+    event = {"id": [0], "previousEventId": 0, "timestamp": "timestamp", "details": {
+        "roleArn": "snf_role_arn", "resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+        "cause": cause, "parsed": {"stackTrace": ["x"]}, "value": "RandomNumberGenerated"}}
+    normalised = build.normalise(event, {"RandomNumberGenerated": "<random>"})
+    assert normalised == {"id": "<id>", "previousEventId": "<id>", "details": {
+        "roleArn": "<role_arn>", "resource": "arn:aws:lambda:us-east-1:<account>:function:f",
+        "cause": '{"errorMessage": "boom", "stackTrace": <stack-trace>}', "parsed": {"stackTrace": "<stack-trace>"},
+        "value": "<random>"}}
+    assert values_match(normalised["details"]["cause"], json.dumps({"errorMessage": "boom", "stackTrace": ["local"]}))
+
+
+def test_superseded_chains_and_recorded_inputs() -> None:
+    build = _build_corpus_module()
+    events = [{"type": "MapRunStarted"}]
+    assert build.superseded(events, "20240720") is not None
+    assert build.superseded(events, "20250109") is None
+    assert build.recorded_input({"executionStartedEventDetails": {"input": "[1, 2]"}}) == [1, 2]
+    assert build.recorded_input({"executionStartedEventDetails": {"input": {"a": 1}}}) == {"a": 1}

@@ -76,6 +76,19 @@ CASES = [
          jsonpath(f"States.MathAdd({ARGS2})")),
     case("string_split", "test_string_operations", "TestStringOperations::test_string_split",
          jsonpath(f"States.StringSplit({ARGS2})")),
+    case("uuid", "test_unique_id_generation", "TestUniqueIdGeneration::test_uuid", jsonpath("States.UUID()"),
+         record="exec_hist_resp", placeholders={"generated-uuid": "<uuid>"},
+         expected={"output_checks": [{"path": "$.FunctionResult",
+                                      "regex": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"}]}),
+    case("format_context_objects", "test_generic", "TestGeneric::test_context_json_path", jsonpath(
+        "States.Format('Formatting arguments fst={} and snd={}.', $$.Execution.Name, $$.StateMachine)")),
+    case("nested_calls_1", "test_generic", "TestGeneric::test_nested_calls_1", {
+        "StartAt": "State0", "States": {"State0": {"Type": "Pass", "End": True, "Parameters": {
+            "FunctionResult.$": "States.ArrayGetItem(States.StringSplit($$.StateMachine.Name, '-'), 0)"}}}}),
+    case("nested_calls_2", "test_generic", "TestGeneric::test_nested_calls_2", {
+        "StartAt": "State0", "States": {"State0": {"Type": "Pass", "End": True, "Parameters": {
+            "FunctionResult.$": "States.ArrayGetItem(States.StringSplit($$.StateMachine.Name, '-'), "
+                                "States.MathAdd(States.ArrayLength(States.StringSplit($$.StateMachine.Name, '-')), -1))"}}}}),
     case("string_split_context", "test_string_operations", "TestStringOperations::test_string_split_context_object",
          jsonpath("States.StringSplit($$.Execution.Input.FunctionInput, ',')")),
 ]

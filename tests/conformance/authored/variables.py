@@ -115,3 +115,41 @@ DEFINITIONS: dict[str, tuple[str, dict[str, Any]]] = {
 CASES = [{"id": name, "category": "variables_jsonata" if definition.get("QueryLanguage") else "variables_jsonpath",
           "source": source, "definition": definition, "placeholders": {"date": "<date>", "\"date\"": "\"<date>\""}}
          for name, (source, definition) in DEFINITIONS.items()]
+
+POKEMON_PROCESSOR = {"ProcessorConfig": INLINE, "StartAt": "Pass", "States": {"Pass": pass_(
+    Parameters={"Question.$": "$Question", "Answer.$": "$.AnnouncePokemon"}, End=True)}}
+DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+MAP_REFERENCES: dict[str, dict[str, Any]] = {
+    "MAP_STATE_REFERENCE_IN_INTRINSIC_FUNCTION": machine("Start", {
+        "Start": pass_(Assign={"AnswerTemplate": "It's {}!", "Question": "Who's that Pokemon?"},
+                       Result=["Charizard", "Pikachu", "Squirtle"], Next="MapIterateState"),
+        "MapIterateState": {"Type": "Map", "MaxConcurrency": 1, "End": True, "ItemProcessor": POKEMON_PROCESSOR,
+                            "ItemSelector": {"AnnouncePokemon.$": "States.Format($AnswerTemplate, $$.Map.Item.Value)"}}}),
+    "MAP_STATE_REFERENCE_IN_ITEMS_PATH": machine("Start", {
+        "Start": pass_(Assign={"Question": "Who's that Pokemon?", "PokemonList": ["Charizard", "Pikachu", "Squirtle"]},
+                       Result={"AnswerTemplate": "It's {}!"}, Next="MapIterateState"),
+        "MapIterateState": {"Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$PokemonList", "End": True,
+                            "ItemProcessor": POKEMON_PROCESSOR,
+                            "ItemSelector": {"AnnouncePokemon.$": "States.Format($.AnswerTemplate, $$.Map.Item.Value)"}}}),
+    "MAP_STATE_REFERENCE_IN_MAX_CONCURRENCY_PATH": machine("Start", {
+        "Start": pass_(Assign={"maxConcurrency": "1"}, Result={"Values": [1, 2, 3]}, Next="MapState"),
+        "MapState": {"Type": "Map", "ItemsPath": "$.Values", "MaxConcurrencyPath": "$maxConcurrency", "End": True,
+                     "ItemProcessor": {"ProcessorConfig": INLINE, "StartAt": "HandleItem",
+                                       "States": {"HandleItem": pass_(End=True)}}}}),
+    "MAP_STATE_REFERENCE_IN_ITEM_SELECTOR": machine("Start", {
+        "Start": pass_(Assign={"bucket": "test-name"}, Result={"Values": [1, 2, 3]}, Next="MapState"),
+        "MapState": {"Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$.Values", "End": True,
+                     "ItemSelector": {"value.$": "$$.Map.Item.Value", "bucketName": "$bucket"},
+                     "ItemProcessor": {"ProcessorConfig": DISTRIBUTED, "StartAt": "MapPass",
+                                       "States": {"MapPass": pass_(End=True)}}}}),
+    "MAP_STATE_REFERENCE_IN_TOLERATED_FAILURE_PATH": machine("Start", {
+        "Start": pass_(Assign={"toleratedFailurePercentage": "1", "toleratedFailureCount": "1"},
+                       Result={"Values": [1, 2, 3]}, Next="MapState"),
+        "MapState": {"Type": "Map", "ItemsPath": "$.Values", "MaxConcurrency": 1, "End": True,
+                     "ToleratedFailurePercentagePath": "$toleratedFailurePercentage",
+                     "ToleratedFailureCountPath": "$toleratedFailureCount",
+                     "ItemProcessor": {"ProcessorConfig": DISTRIBUTED, "StartAt": "HandleItem",
+                                       "States": {"HandleItem": pass_(End=True)}}}}),
+}
+CASES += [{"id": f"var_{label.lower()}", "category": "variables_jsonpath", "definition": definition,
+           "source": REF + f"test_reference_in_map_state[{label}]"} for label, definition in MAP_REFERENCES.items()]
