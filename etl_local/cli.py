@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etl_local.asl import DefinitionError
+from etl_local.asl import DefinitionError, TaskFailed
+from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.integrations import read_messages
 from etl_local.runtime import LocalRuntime, describe
 from etl_local.sam_template import TemplateError
@@ -145,13 +146,19 @@ def cmd_redrive(args: argparse.Namespace, runtime: LocalRuntime) -> int:
 def cmd_invoke(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     event = _read_json(args.event, "event")
     try:
-        result = runtime.invoke(args.function, event)
+        response = runtime.host.invoke(args.function, event)
     except KeyError as exc:
         raise SystemExit(f"etl: {exc.args[0]}") from None
-    except Exception as exc:  # noqa: BLE001 - reported like Lambda reports an unhandled error
-        print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}, indent=2))
+    except LambdaFunctionFailed as failed:  # printed as `sam local invoke` prints a function error
+        print(json.dumps(failed.body, indent=2))
         return 1
-    print(json.dumps(result, indent=2, default=str))
+    except TaskFailed as exc:  # the Invoke API's own error (throttled)
+        print(json.dumps({"errorType": exc.error, "errorMessage": exc.cause}, indent=2))
+        return 1
+    try:
+        print(json.dumps(response.value(), indent=2))
+    except ValueError:
+        print(response.payload.decode(errors="replace"))
     return 0
 
 
@@ -245,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", action="append", default=[], metavar="FUNCTION=FAULT[,FAULT]",
                         help="inject faults into the function's next invocations, in order: an error name to raise, "
                              "'pass' to let one through, 'hang' to block (then kill the process and redrive)")
+    parser.add_argument("--enforce-memory", action="store_true",
+                        help="limit each function's process to its MemorySize (fails as Lambda does when memory runs out)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the state machine on an input")
     run.add_argument("--input", default=DEFAULT_INPUT, help=f"execution input JSON file (default {DEFAULT_INPUT})")
@@ -255,9 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
                      help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG)")
     run.add_argument("--test-case", help="test case of the mock config to run with (mocked Task responses)")
+    run.add_argument("--from-build", action="store_true", help="run the functions from .aws-sam/build (after `sam build`)")
     invoke = sub.add_parser("invoke", help="invoke one function with an event file")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractFunction")
     invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/extract.json")
+    invoke.add_argument("--from-build", action="store_true", help="run the function from .aws-sam/build (after `sam build`)")
     executions = sub.add_parser("executions", help="list executions")
     executions.add_argument("--json", action="store_true")
     history = sub.add_parser("history", help="show an execution's history")
@@ -293,10 +304,13 @@ def main(argv: list[str] | None = None) -> int:
             virtual_clock=args.virtual_clock,
             faults=_parse_faults(args.fail),
             warehouse_dsn=args.warehouse_dsn,
+            from_build=getattr(args, "from_build", False),
+            enforce_memory=args.enforce_memory,
         )
         handlers = {"run": cmd_run, "redrive": cmd_redrive, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages,
                     "serve": cmd_serve, "graph": cmd_graph}
-        return handlers[args.command](args, runtime)
+        with runtime:
+            return handlers[args.command](args, runtime)
     except (TemplateError, DefinitionError) as exc:
         print(f"etl: {exc}", file=sys.stderr)
         return 2

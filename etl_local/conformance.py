@@ -13,9 +13,11 @@ Prints every mismatch, a pass/fail table per category, and ends with ``N passed,
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -31,6 +33,8 @@ from etl_local.asl import (
 )
 from etl_local.asl.paths import PathNotFound, read_path
 from etl_local.history_compare import compare_histories, values_match
+from etl_local.lambda_host import LambdaHost
+from etl_local.sam_template import FunctionDef
 
 Helper = Callable[[Any, TaskContext], Any]
 
@@ -82,8 +86,9 @@ HELPERS: dict[str, Helper] = {
 }
 
 
-def helper_registry(functions: dict[str, str] | None = None) -> TaskRegistry:
-    """A registry whose Lambda functions are the corpus helpers, by name or ARN.
+def helper_registry(functions: dict[str, str] | None = None, host: LambdaHost | None = None) -> TaskRegistry:
+    """A registry whose Lambda functions are the corpus helpers, by name or ARN, and the corpus's
+    own ``functions`` (real handlers run by ``host``, a Lambda host of worker processes).
 
     ``functions`` maps other function names a case uses to helpers (a recording names its
     function ``lambda_function_name``; the case runs ``echo`` under that name)."""
@@ -92,10 +97,28 @@ def helper_registry(functions: dict[str, str] | None = None) -> TaskRegistry:
 
     def resolve(function: str) -> Helper:
         name = lambda_function_name(function)
+        if host is not None and name in host.functions:
+            return lambda event, ctx: host.invoke(name, event)
         return HELPERS[aliases.get(name, name)]
 
     registry.set_lambda_resolver(resolve)
     return registry
+
+
+def corpus_functions(functions: dict[str, dict[str, Any]], folder: Path) -> dict[str, FunctionDef]:
+    """A corpus's ``functions`` ({name: {Handler, Code, Timeout?, MemorySize?}}) written out as code folders."""
+    found = {}
+    for name, spec in functions.items():
+        code = folder / name
+        module = spec["Handler"].rpartition(".")[0]
+        code.mkdir(parents=True, exist_ok=True)
+        (code / f"{module.replace('.', '/')}.py").write_text(spec["Code"])
+        found[name] = FunctionDef(logical_id=name, code_uri=code, handler=spec["Handler"],
+                                  runtime=f"python{sys.version_info.major}.{sys.version_info.minor}",
+                                  timeout=int(spec.get("Timeout", 3)), memory_size=int(spec.get("MemorySize", 128)),
+                                  environment={}, layer_dirs=[],
+                                  reserved_concurrency=spec.get("ReservedConcurrentExecutions"))
+    return found
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -117,7 +140,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 600 else text[:600] + f"... ({len(text)} chars)"
 
 
-def check_execution(case: dict[str, Any], strict: bool = False) -> list[str]:
+def check_execution(case: dict[str, Any], strict: bool = False, host: LambdaHost | None = None) -> list[str]:
     """Run one execution case; return its mismatches (empty when it conforms)."""
     expected = case["expected"]
     try:
@@ -125,7 +148,7 @@ def check_execution(case: dict[str, Any], strict: bool = False) -> list[str]:
     except DefinitionError as err:
         return [f"definition rejected: {err}"]
     clock = VirtualClock()
-    result = machine.execute(case.get("input"), name=case["id"][:80], tasks=helper_registry(case.get("functions")),
+    result = machine.execute(case.get("input"), name=case["id"][:80], tasks=helper_registry(case.get("functions"), host),
                              clock=clock)
     problems: list[str] = []
 
@@ -196,7 +219,19 @@ def run_corpus(path: str | Path, out: TextIO = sys.stdout, strict: bool = False)
     """Run every case of the corpus at ``path``; print mismatches and a table per category;
     return (passed, failed). Pending cases that fail count in neither."""
     corpus = json.loads(Path(path).read_text())
-    checks = [(case, check_execution, "execution") for case in corpus.get("cases", [])]
+    with tempfile.TemporaryDirectory(prefix="etl-conformance-") as folder:
+        host = None
+        if corpus.get("functions"):  # real handlers, run by the Lambda host
+            host = LambdaHost(corpus_functions(corpus["functions"], Path(folder)), lambda name: {}, Path(folder) / "logs")
+        try:
+            return _run_checks(corpus, host, out, strict)
+        finally:
+            if host is not None:
+                host.close()
+
+
+def _run_checks(corpus: dict[str, Any], host: LambdaHost | None, out: TextIO, strict: bool) -> tuple[int, int]:
+    checks = [(case, functools.partial(check_execution, host=host), "execution") for case in corpus.get("cases", [])]
     checks += [(case, check_definition, "definition") for case in corpus.get("definition_validation_cases", [])]
     passed = failed = pending = 0
     table: dict[str, list[int]] = {}

@@ -63,6 +63,10 @@ class LocalRuntime:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     #: SQL applied to the warehouse when a run first needs it: the RDS source's data locally.
     seed_sql: list[Path] | None = None
+    #: Run the functions from `.aws-sam/build` (what `sam build` packaged) instead of the sources.
+    from_build: bool = False
+    #: Limit each worker's address space to the function's MemorySize.
+    enforce_memory: bool = False
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -72,7 +76,11 @@ class LocalRuntime:
         self.local_env = read_env_file(self.env_file or self.root / "local.env.json")
         self.store = ExecutionStore(self.home / "executions")
         self.messaging = LocalMessaging(self.home / "outbox")
-        self.host = LambdaHost(self.app.functions(), self._env_for, self.home / "logs", self.faults)
+        if self.from_build and not self.app.build_root.is_dir():
+            raise TemplateError(f"{self.app.build_root} does not exist: run `sam build` first (--from-build runs what it built)")
+        self.host = LambdaHost(self.app.functions(), self._env_for, self.home / "logs", self.faults,
+                               from_build=self.from_build, runtime_dir=self.home / "lambda-runtime",
+                               enforce_memory=self.enforce_memory)
         self.callbacks = TaskCallbacks()
         self.buckets = LocalBuckets(self._bucket_folders())
         self.dynamodb = LocalDynamoDB(self.home / "dynamodb", self._key_schemas())
@@ -165,6 +173,16 @@ class LocalRuntime:
         fn = self.host.resolve(name)  # KeyError naming the function when the template lacks it
         return lambda payload, ctx: self.host.invoke(fn.logical_id, payload)
 
+    def close(self) -> None:
+        """Stop the Lambda environments this runtime started."""
+        self.host.close()
+
+    def __enter__(self) -> LocalRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- operations ---------------------------------------------------------------------
     def state_machine(self, logical_id: str | None = None) -> StateMachine:
         machines = self.app.state_machines()
@@ -252,7 +270,8 @@ class LocalRuntime:
         self.store.save(describe(result), result.history, redrive)
 
     def invoke(self, function: str, event: Any) -> Any:
-        return self.host.invoke(function, event)
+        """`sam local invoke`: the function's response as JSON; ``LambdaFunctionFailed`` carries its error."""
+        return self.host.value(function, event)
 
 
 def _journaling(journal, on_event: Callable[[dict], None] | None) -> Callable[[dict], None]:

@@ -65,6 +65,11 @@ class FunctionDef:
     memory_size: int
     environment: dict[str, str]
     layer_dirs: list[Path]
+    #: Where `sam build` puts the function and its layers (``.aws-sam/build/<LogicalId>``).
+    build_dir: Path | None = None
+    layer_build_dirs: list[Path] = field(default_factory=list)
+    #: ReservedConcurrentExecutions: at most this many environments at once (None: unreserved).
+    reserved_concurrency: int | None = None
 
     @property
     def arn(self) -> str:
@@ -130,6 +135,7 @@ class SamApp:
     def __init__(self, template_path: Path, parameter_overrides: dict[str, str] | None = None) -> None:
         self.path = template_path.resolve()
         self.root = self.path.parent
+        self.build_root = self.root / ".aws-sam" / "build"
         self.template = load_yaml(self.path)
         self.resources: dict[str, dict] = self.template.get("Resources", {})
         self.globals: dict = self.template.get("Globals", {})
@@ -225,12 +231,13 @@ class SamApp:
                 **self.resolve(glob.get("Environment", {}).get("Variables", {})),
                 **self.resolve(resource.get("Properties", {}).get("Environment", {}).get("Variables", {})),
             }
-            layers = []
+            layers, layer_builds = [], []
             for layer in props.get("Layers", []):
                 if isinstance(layer, dict) and "Ref" in layer and layer["Ref"] in self.resources:
                     content = self.resources[layer["Ref"]].get("Properties", {}).get("ContentUri")
                     if content:
                         layers.append(self.root / content)
+                        layer_builds.append(self.build_root / layer["Ref"])
             if "CodeUri" not in props or "Handler" not in props:
                 raise TemplateError(f"{self.path.name}: {lid} needs CodeUri and Handler to run locally")
             found[lid] = FunctionDef(
@@ -242,6 +249,10 @@ class SamApp:
                 memory_size=int(self.resolve(props.get("MemorySize", 128))),
                 environment={k: "" if v is None else str(v) for k, v in env.items()},
                 layer_dirs=layers,
+                build_dir=self.build_root / lid,
+                layer_build_dirs=layer_builds,
+                reserved_concurrency=(None if props.get("ReservedConcurrentExecutions") is None
+                                      else int(self.resolve(props["ReservedConcurrentExecutions"]))),
             )
         return found
 

@@ -67,8 +67,13 @@ def lake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def make_runtime(tmp_path: Path, warehouse_dsn: str):
     """A local runtime over the real template, with its own state folder and warehouse database."""
 
+    made: list[LocalRuntime] = []
+
     def make(**kwargs) -> LocalRuntime:
         kwargs.setdefault("virtual_clock", True)
-        return LocalRuntime(REPO, home=tmp_path / "etl-home", warehouse_dsn=warehouse_dsn, **kwargs)
+        made.append(LocalRuntime(REPO, home=tmp_path / "etl-home", warehouse_dsn=warehouse_dsn, **kwargs))
+        return made[-1]
 
-    return make
+    yield make
+    for runtime in made:  # stop its Lambda environments
+        runtime.close()

@@ -13,6 +13,7 @@ import re
 import threading
 import traceback
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, Callable
@@ -137,6 +138,10 @@ class TaskRegistry:
             found = self._handlers.get(resource.removesuffix(WAIT_FOR_TASK_TOKEN))
         return found
 
+    @property
+    def has_lambda_resolver(self) -> bool:
+        return self._lambda_resolver is not None
+
     def lambda_function(self, name_or_arn: str) -> TaskHandler | None:
         """The function behind a name or ARN; None when no resolver or the resolver does not know it."""
         if self._lambda_resolver is None:
@@ -145,6 +150,27 @@ class TaskRegistry:
             return self._lambda_resolver(name_or_arn)
         except KeyError:
             return None
+
+
+class LambdaFunctionFailed(Exception):
+    """A function's error response (Lambda's ``X-Amz-Function-Error``), with the body Lambda
+    returned: ``{errorMessage, errorType, requestId?, stackTrace?}``."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(f"{body.get('errorType')}: {body.get('errorMessage')}")
+        self.body = body
+
+
+@dataclass(frozen=True)
+class LambdaResponse:
+    """A function's successful response as the Invoke API returns it: the raw payload bytes."""
+
+    payload: bytes
+    request_id: str = ""
+
+    def value(self) -> Any:
+        """The payload as JSON (ValueError when the function returned bytes that are not JSON)."""
+        return json.loads(self.payload)
 
 
 def lambda_function_name(name_or_arn: str) -> str:
@@ -177,14 +203,52 @@ def lambda_error(exc: BaseException, *, compact: bool) -> StatesError:
     return StatesError(type(exc).__name__, json.dumps(body, separators=separators, ensure_ascii=False))
 
 
+def function_not_found(function: str, state_machine_arn: str) -> TaskHandler:
+    """A handler failing as the Invoke API does for an unknown function (Lambda.ResourceNotFoundException,
+    catchable), the ARN completed from the state machine's region and account as AWS completes it."""
+    if not function.startswith("arn:"):
+        _, partition, _, region, account = state_machine_arn.split(":")[:5]
+        function = f"arn:{partition}:lambda:{region}:{account}:function:{function}"
+    if function.count(":") == 6:
+        function += ":$LATEST"
+
+    def fail(argument: Any, ctx: TaskContext) -> Any:
+        raise TaskFailed("Lambda.ResourceNotFoundException",
+                         f"Function not found: {function} (Service: AWSLambda; Status Code: 404; Error Code: "
+                         f"ResourceNotFoundException; Request ID: {uuid.uuid4()}; Proxy: null)")
+
+    return fail
+
+
+def lambda_failure(body: dict[str, Any], *, compact: bool) -> StatesError:
+    """A function's error response as Step Functions reports it: Error = errorType, Cause = the body."""
+    separators = (",", ":") if compact else (", ", ": ")
+    return StatesError(str(body.get("errorType") or "States.TaskFailed"),
+                       json.dumps(body, separators=separators, ensure_ascii=False))
+
+
+def lambda_invoke_payload(parameters: Any) -> Any:
+    """The event ``lambda:invoke`` sends: a string holding JSON is sent as that JSON (raw), an absent
+    or null Payload as ``{}`` (AWS-recorded: ``"Payload": "0"`` reaches the function as ``0``)."""
+    payload = parameters.get("Payload") if isinstance(parameters, dict) else None
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError:
+            return payload
+    return payload
+
+
 def handler_error(exc: BaseException) -> StatesError:
     """An unexpected exception from a non-Lambda handler: Error = type, Cause = message."""
     return StatesError(type(exc).__name__, str(exc))
 
 
-def lambda_invoke_result(payload: Any, payload_json: str, moment: datetime) -> dict[str, Any]:
+def lambda_invoke_result(payload: Any, payload_json: str, moment: datetime, request_id: str = "") -> dict[str, Any]:
     """The wrapper ``arn:aws:states:::lambda:invoke`` returns around a function's result."""
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     length = str(len(payload_json.encode()))
     date = format_datetime(moment, usegmt=True)
     trace = f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0"

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from etl_core.errors import InputError
+from etl_local.asl.tasks import LambdaFunctionFailed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,15 +66,18 @@ def test_plan_defaults_the_run_date_to_the_execution_start(runtime) -> None:
     ],
 )
 def test_bad_events_name_the_field(runtime, function: str, bad: dict, message: str) -> None:
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(LambdaFunctionFailed) as failed:
         runtime.invoke(function, bad)
+    assert failed.value.body["errorType"] == "InputError"
+    assert re.search(message, failed.value.body["errorMessage"])
 
 
 def test_unknown_pipeline_and_target_are_spec_errors(runtime) -> None:
-    from etl_core.errors import SpecError
-
-    with pytest.raises(SpecError, match="unknown pipeline 'nope'"):
+    with pytest.raises(LambdaFunctionFailed) as failed:
         runtime.invoke("PlanFunction", event("plan.json", input={"pipeline": "nope"}))
+    assert failed.value.body["errorType"] == "SpecError" and "unknown pipeline 'nope'" in failed.value.body["errorMessage"]
     runtime.invoke("PlanFunction", event("plan.json"))
-    with pytest.raises(SpecError, match="pipeline 'orders' has no target named 'x'"):
+    with pytest.raises(LambdaFunctionFailed) as failed:
         runtime.invoke("LoadFunction", event("load.json", target="x"))
+    assert failed.value.body["errorType"] == "SpecError"
+    assert "pipeline 'orders' has no target named 'x'" in failed.value.body["errorMessage"]

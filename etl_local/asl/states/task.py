@@ -25,19 +25,24 @@ from ..retry_catch import TIMEOUT
 from ..tasks import (
     LAMBDA_INVOKE,
     WAIT_FOR_TASK_TOKEN,
+    LambdaFunctionFailed,
+    LambdaResponse,
     TaskClock,
     TaskContext,
     TaskHandler,
     TaskTimedOut,
     call_within_limits,
+    function_not_found,
     handler_error,
     is_bare_lambda_arn,
     lambda_error,
+    lambda_failure,
+    lambda_invoke_payload,
     lambda_invoke_result,
     passthrough_failure,
     service_of,
 )
-from .base import WorkState, data_limit_error, payload_too_large
+from .base import PAYLOAD_LIMIT_BYTES, WorkState, data_limit_error, payload_too_large
 
 #: What AWS Lambda's Python runtime reports for a return value that is not JSON.
 MARSHAL_ERROR = "Runtime.MarshalError"
@@ -117,11 +122,14 @@ class TaskState(WorkState):
         visit.frame.emit("TaskStarted", "taskStartedEventDetails", self._service_details())
         argument = json.loads(text)
         if self.lambda_invoke:
-            argument = argument.get("Payload", {})
+            argument = lambda_invoke_payload(argument)
         return self._complete(visit, handler, argument, timeout, heartbeat)
 
     def _lambda(self, visit: Visit, function: str) -> TaskHandler:
-        handler = visit.frame.execution.tasks.lambda_function(function)
+        tasks = visit.frame.execution.tasks
+        handler = tasks.lambda_function(function)
+        if handler is None and tasks.has_lambda_resolver:
+            return function_not_found(function, visit.frame.execution.state_machine_arn)
         if handler is None:
             raise visit.runtime_error(f"No local Lambda function serves '{function}' "
                                       f"(Task state '{self.name}', resource '{self.resource}').")
@@ -148,6 +156,10 @@ class TaskState(WorkState):
             raise StatesError(TIMEOUT, None) from None
         except ExecutionTimedOut:
             raise
+        except LambdaFunctionFailed as failed:
+            error = lambda_failure(failed.body, compact=not self.bare_lambda)
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error from None
         except Exception as exc:
             error = passthrough_failure(exc)
             if error is None:
@@ -159,7 +171,9 @@ class TaskState(WorkState):
             if token is not None:
                 callbacks.close(token)
         try:
-            if self.lambda_invoke and token is None:
+            if isinstance(result, LambdaResponse):
+                result = self._response_value(visit, result)
+            elif self.lambda_invoke and token is None:
                 result = lambda_invoke_result(result, to_json(result), frame.clock.now())
             text = frame.json_text(result)
         except (TypeError, ValueError) as exc:
@@ -172,6 +186,26 @@ class TaskState(WorkState):
             raise error
         self._log_outcome(visit, "Succeeded", io_details("output", text))
         return result
+
+    def _response_value(self, visit: Visit, response: LambdaResponse) -> Any:
+        """A function's raw response as the task's result: over 256 KiB is States.DataLimitExceeded
+        before anything else (AWS-recorded, even for bytes that are not JSON); ``lambda:invoke``
+        wraps the parsed payload with the response's metadata."""
+        if len(response.payload) > PAYLOAD_LIMIT_BYTES:
+            error = data_limit_error(self.resource if self.bare_lambda else self.resource_type)
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error
+        try:
+            value = response.value()
+        except ValueError:
+            error = StatesError(MARSHAL_ERROR, "Unable to parse the function's response as JSON: "
+                                + response.payload[:200].decode(errors="replace"))
+            self._log_outcome(visit, "Failed", error_details(error.error, error.cause))
+            raise error from None
+        if self.lambda_invoke and not self.waits_for_token:
+            return lambda_invoke_result(value, response.payload.decode(errors="replace"), visit.frame.clock.now(),
+                                        response.request_id)
+        return value
 
     def _log_submitted(self, visit: Visit, response: Any) -> None:
         """TaskSubmitted: the API call was made and the task now waits for its token."""

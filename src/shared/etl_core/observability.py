@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import time
 from typing import Any, Callable, TypeVar
 
@@ -40,21 +39,6 @@ E = TypeVar("E", bound=BaseModel)
 #: Dimension values come from events: only a pipeline name a spec could have becomes one.
 _PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 UNKNOWN = "unknown"
-
-
-class CurrentStdout:
-    """A stream that writes to whatever ``sys.stdout`` is at the time of writing.
-
-    On Lambda that is always the same stdout; a host that redirects stdout per invocation
-    (the local runtime, a test's capture) would otherwise leave the logger writing to the
-    stream that was current when the handler module was first imported.
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
 
 
 def _describe(exc: ValidationError) -> str:
@@ -129,7 +113,7 @@ def stage_handler(stage: str, model: type[E]) -> Callable[[Callable[[E, LambdaCo
     correlation id, counted as ``Failures`` with its error type, and re-raised unchanged so
     that Step Functions sees the same error name.
     """
-    logger = Logger(stream=CurrentStdout())
+    logger = Logger()
     tracer = Tracer()
     metrics = Metrics()
 

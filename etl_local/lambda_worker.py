@@ -1,0 +1,230 @@
+"""One Lambda execution environment: a process that imports one function and runs its invocations.
+
+Started by ``lambda_host`` as ``python -I -S lambda_worker.py CONFIG_JSON`` so that nothing of
+the host's ``sys.path`` (the project, its venv) is visible: the path is exactly the function's
+code, its layers in Lambda's order, then the directories the configuration names (the runtime's
+own packages), then the interpreter's standard library. This file uses the standard library
+only, because it runs before any of that is on the path.
+
+It speaks a framed protocol with the host: requests on stdin (fd 0), responses on the fd named
+in the configuration; stdout and stderr are the function's log file, as CloudWatch Logs on
+Lambda. It writes START/END/REPORT lines in CloudWatch's format. Responses and errors are
+marshalled as Lambda's Python runtime (awslambdaric) does: bytes are sent as they are, other
+values as JSON, an exception as ``{errorMessage, errorType, requestId, stackTrace}``.
+It exits when its stdin closes or its parent dies, so an environment never outlives its host.
+"""
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import math
+import os
+import resource
+import struct
+import sys
+import threading
+import time
+import traceback
+from typing import Any, BinaryIO
+
+_LENGTH = struct.Struct(">I")
+
+
+class LambdaContext:
+    """The attributes and methods Lambda's Python runtime passes as ``context``."""
+
+    def __init__(self, *, function_name: str, memory_limit_in_mb: int, timeout_seconds: float,
+                 invoked_function_arn: str = "", aws_request_id: str = "", function_version: str = "$LATEST",
+                 log_group_name: str = "", log_stream_name: str = "local", deadline: float | None = None) -> None:
+        self.function_name = function_name
+        self.function_version = function_version
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = invoked_function_arn or f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = aws_request_id or _uuid()
+        self.log_group_name = log_group_name or f"/aws/lambda/{function_name}"
+        self.log_stream_name = log_stream_name
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline if deadline is not None else time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    """``size`` bytes (a pipe may return fewer per read), or None at end of stream."""
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """One length-prefixed frame, or None at end of stream."""
+    head = _read_exactly(stream, _LENGTH.size)
+    if head is None:
+        return None
+    return _read_exactly(stream, _LENGTH.unpack(head)[0])
+
+
+def write_frame(fd: int, data: bytes) -> None:
+    view = memoryview(_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _Encoder(json.JSONEncoder):
+    """awslambdaric's encoder: Decimals become numbers, everything else as ``json`` does."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, decimal.Decimal):
+            return math.nan if o.is_nan() else float(o)
+        return super().default(o)
+
+
+def marshal(result: Any) -> bytes:
+    """The response body: bytes as they are, other values as JSON (TypeError when not JSON)."""
+    if isinstance(result, (bytes, bytearray)):
+        return bytes(result)
+    return _Encoder().encode(result).encode()
+
+
+def error_body(error_type: str, message: str, request_id: str, stack: list[str]) -> dict[str, Any]:
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+
+
+def _log(text: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(1, text.encode())
+
+
+def _max_memory_mb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int, init_ms: float | None) -> str:
+    """CloudWatch's REPORT line (Init Duration only on a cold start)."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+            f"Max Memory Used: {max_used_mb} MB\t")
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    return line + "\n"
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit as soon as the host is gone (even mid-invocation): no orphan environments."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+class Environment:
+    """The function as one Lambda execution environment holds it: initialised once, invoked many times."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.handler: Any = None
+        self.init_error: tuple[str, str, list[str]] | None = None
+        started = time.perf_counter()
+        self._init()
+        self.init_ms: float | None = (time.perf_counter() - started) * 1000
+
+    def _init(self) -> None:
+        module_name, _, function_name = self.config["handler"].rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            self.init_error = ("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", [])
+            return
+        except SyntaxError as exc:
+            self.init_error = ("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", [])
+            return
+        except Exception as exc:  # noqa: BLE001 - an init failure is reported like Lambda reports it
+            stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+            self.init_error = (type(exc).__name__, str(exc), stack)
+            return
+        self.handler = getattr(module, function_name, None)
+        if self.handler is None:
+            self.init_error = ("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'", [])
+
+    def invoke(self, request: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
+        """Run one invocation; (whether it failed, the response or error body)."""
+        request_id = request["request_id"]
+        if self.init_error is not None:
+            error_type, message, stack = self.init_error
+            _log(f"[ERROR] {error_type}: {message}\n")
+            return True, json.dumps(error_body(error_type, message, request_id, stack)).encode()
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as exc:
+            return True, json.dumps(error_body("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id, [])).encode()
+        config = self.config
+        context = LambdaContext(
+            function_name=config["function_name"], memory_limit_in_mb=config["memory_size"],
+            timeout_seconds=config["timeout"], invoked_function_arn=config["arn"], aws_request_id=request_id,
+            log_stream_name=config["log_stream"], deadline=time.monotonic() + request["remaining_ms"] / 1000)
+        os.environ["_X_AMZN_TRACE_ID"] = request.get("trace_id", "")
+        try:
+            result = self.handler(event, context)
+        except Exception as exc:  # noqa: BLE001 - an unhandled error is the function's response
+            frames = traceback.extract_tb(exc.__traceback__)[1:]
+            _log(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n" + "".join(traceback.format_list(frames)))
+            return True, json.dumps(error_body(type(exc).__name__, str(exc), request_id, traceback.format_list(frames))).encode()
+        try:
+            return False, marshal(result)
+        except (TypeError, ValueError) as exc:
+            message = f"Unable to marshal response: {exc}"
+            _log(f"[ERROR] Runtime.MarshalError: {message}\n")
+            return True, json.dumps(error_body("Runtime.MarshalError", message, request_id, [])).encode()
+
+
+def main(config_text: str) -> None:
+    config = json.loads(config_text)
+    sys.path[:0] = config["path"]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    if config.get("memory_limit_bytes"):
+        resource.setrlimit(resource.RLIMIT_AS, (config["memory_limit_bytes"], config["memory_limit_bytes"]))
+    requests, responses = sys.stdin.buffer, config["response_fd"]
+    environment: Environment | None = None
+    while True:
+        header = read_frame(requests)
+        body = read_frame(requests)
+        if header is None or body is None:
+            return
+        request = json.loads(header)
+        started = time.perf_counter()
+        cold = environment is None
+        if environment is None:
+            environment = Environment(config)
+        _log(f"START RequestId: {request['request_id']} Version: $LATEST\n")
+        invoke_started = time.perf_counter()
+        failed, payload = environment.invoke(request, body)
+        duration_ms = (time.perf_counter() - invoke_started) * 1000
+        init_ms = environment.init_ms if cold else None
+        _log(f"END RequestId: {request['request_id']}\n"
+             + report_line(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(), init_ms))
+        meta = {"failed": failed, "exiting": environment.init_error is not None, "duration_ms": duration_ms, "init_ms": init_ms,
+                "worker_ms": (time.perf_counter() - started) * 1000, "max_memory_mb": _max_memory_mb()}
+        write_frame(responses, json.dumps(meta).encode())
+        write_frame(responses, payload)
+        if environment.init_error is not None:
+            return  # Lambda discards an environment whose init failed; the next invocation starts afresh
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
