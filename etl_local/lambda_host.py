@@ -47,6 +47,8 @@ __all__ = ["LambdaContext", "LambdaHost", "InvocationRecord"]
 WORKER = Path(__file__).with_name("lambda_worker.py")
 #: Lambda's synchronous response limit (bytes): larger responses are an error, not a result.
 RESPONSE_LIMIT_BYTES = 6_291_556
+#: How long an environment may take to initialise (Lambda's is 10 s; generous for a loaded machine).
+INIT_LIMIT_SECONDS = 60
 #: What Lambda's Python runtime has on its path besides the function (boto3 and its dependencies).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 
@@ -84,6 +86,11 @@ class _Worker:
         fd = self.process.stdin.fileno()
         write_frame(fd, json.dumps(request).encode())
         write_frame(fd, body)
+
+    def started(self, timeout: float) -> bool:
+        """Whether the environment is initialised and the handler started within ``timeout``."""
+        ready, _, _ = select.select([self.responses], [], [], max(timeout, 0.0))
+        return bool(ready) and read_frame(self.responses) == b"started"  # type: ignore[arg-type]
 
     def receive(self, timeout: float) -> tuple[dict[str, Any], bytes] | None:
         """The response, or None when ``timeout`` passes first (or the worker died: see ``alive``)."""
@@ -369,7 +376,8 @@ class LambdaHost:
         cold, worker.cold = worker.cold, False
         worker.send({"request_id": request_id, "remaining_ms": fn.timeout * 1000,
                      "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"}, body)
-        answer = worker.receive(fn.timeout)
+        # Lambda times the invocation, not the init (which has its own limit, longer here for loaded machines).
+        answer = worker.receive(fn.timeout) if worker.started(INIT_LIMIT_SECONDS + fn.timeout) else None
         ended = time.monotonic()
         with self._lock:
             self.records.append(InvocationRecord(fn.logical_id, request_id, started, ended, cold))

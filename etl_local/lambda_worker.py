@@ -211,6 +211,7 @@ def main(config_text: str) -> None:
         cold = environment is None
         if environment is None:
             environment = Environment(config)
+        write_frame(responses, b"started")  # the function's Timeout counts from here, not from init
         _log(f"START RequestId: {request['request_id']} Version: $LATEST\n")
         invoke_started = time.perf_counter()
         failed, payload = environment.invoke(request, body)

@@ -35,7 +35,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if tag_suffix == "GetAtt":
@@ -129,6 +129,51 @@ _ARN_BY_TYPE = {
 }
 
 
+_ATTRIBUTES = {
+    ("AWS::SQS::Queue", "QueueName"): lambda lid: lid,
+    ("AWS::SQS::Queue", "QueueUrl"): _REF_BY_TYPE["AWS::SQS::Queue"],
+    ("AWS::SNS::Topic", "TopicName"): lambda lid: lid,
+    ("AWS::SNS::Topic", "TopicArn"): _REF_BY_TYPE["AWS::SNS::Topic"],
+    ("AWS::EMRServerless::Application", "ApplicationId"): lambda lid: lid,
+    ("AWS::EMRServerless::Application", "Arn"): lambda lid: f"arn:aws:emr-serverless:{REGION}:{ACCOUNT}:/applications/{lid}",
+    ("AWS::KMS::Key", "Arn"): lambda lid: f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{lid}",
+    ("AWS::KMS::Key", "KeyId"): lambda lid: lid,
+    ("AWS::S3::Bucket", "DomainName"): lambda lid: f"{lid.lower()}.s3.amazonaws.com",
+    ("AWS::DynamoDB::Table", "StreamArn"): lambda lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{lid}/stream/local",
+    ("AWS::Serverless::StateMachine", "Name"): lambda lid: lid,
+    ("AWS::StepFunctions::StateMachine", "Name"): lambda lid: lid,
+    ("AWS::IAM::Role", "RoleId"): lambda lid: lid,
+}
+
+
+def _parameter_value(spec: dict[str, Any], value: Any) -> Any:
+    """A parameter as CloudFormation gives it to Ref: list types are lists (``""`` is an empty list)."""
+    kind = str(spec.get("Type", "String"))
+    if kind == "CommaDelimitedList" or kind.startswith("List<"):
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return [part.strip() for part in str(value).split(",")] if str(value) else []
+    return value
+
+
+def _is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
+
+
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals merge: maps merge key by key (the resource wins), lists are the global items then
+    the resource's, anything else (strings, numbers, intrinsic functions) is the resource's."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict) \
+            and not _is_intrinsic(global_value) and not _is_intrinsic(local_value):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return [*global_value, *local_value]
+    return local_value
+
+
 class SamApp:
     """A parsed template with its intrinsic functions resolvable for local use."""
 
@@ -140,8 +185,12 @@ class SamApp:
         self.resources: dict[str, dict] = self.template.get("Resources", {})
         self.globals: dict = self.template.get("Globals", {})
         params = self.template.get("Parameters", {})
-        self.parameters = {name: (parameter_overrides or {}).get(name, spec.get("Default", "")) for name, spec in params.items()}
-        self.conditions = {name: self._truthy(expr) for name, expr in self.template.get("Conditions", {}).items()}
+        self.parameters = {name: _parameter_value(spec, (parameter_overrides or {}).get(name, spec.get("Default", "")))
+                           for name, spec in params.items()}
+        self._condition_expressions: dict[str, Any] = self.template.get("Conditions", {})
+        self.conditions: dict[str, bool] = {}
+        for name in self._condition_expressions:
+            self._condition(name, "Conditions")
 
     # --- intrinsic functions -------------------------------------------------------------
     def ref(self, name: str) -> Any:
@@ -157,14 +206,15 @@ class SamApp:
     def get_att(self, name: str, attribute: str) -> Any:
         resource = self.resources.get(name)
         if resource is None:
-            raise TemplateError(f"{self.path.name}: GetAtt on unknown resource {name!r}")
-        if attribute == "Arn" and resource["Type"] in _ARN_BY_TYPE:
-            return _ARN_BY_TYPE[resource["Type"]](name)
-        if attribute == "QueueName":
-            return name
-        if attribute == "QueueUrl":
-            return _REF_BY_TYPE["AWS::SQS::Queue"](name)
-        return f"{name}.{attribute}"
+            raise TemplateError(f"{self.path.name}: Fn::GetAtt {name}.{attribute}: no resource {name!r} in the template")
+        kind = resource.get("Type", "")
+        if attribute == "Arn" and kind in _ARN_BY_TYPE:
+            return _ARN_BY_TYPE[kind](name)
+        value = _ATTRIBUTES.get((kind, attribute))
+        if value is None:
+            raise TemplateError(f"{self.path.name}: Fn::GetAtt {name}.{attribute}: the local runtime knows no "
+                                f"attribute {attribute!r} of {kind} (resource {name})")
+        return value(name)
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:
         def replace(match: re.Match) -> str:
@@ -178,9 +228,6 @@ class SamApp:
             return str(self.ref(token))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
-
-    def _truthy(self, expr: Any) -> bool:
-        return bool(self.resolve(expr))
 
     def resolve(self, value: Any) -> Any:
         """Evaluate intrinsic functions inside ``value`` (recursively)."""
@@ -200,7 +247,7 @@ class SamApp:
             if key == "Fn::Join":
                 return str(arg[0]).join(str(v) for v in self.resolve(arg[1]))
             if key == "Fn::If":
-                return self.resolve(arg[1] if self.conditions[arg[0]] else arg[2])
+                return self.resolve(arg[1] if self._condition(arg[0], "Fn::If") else arg[2])
             if key == "Fn::Equals":
                 left, right = self.resolve(arg[0]), self.resolve(arg[1])
                 return left == right
@@ -211,26 +258,44 @@ class SamApp:
             if key == "Fn::Or":
                 return any(self.resolve(a) for a in arg)
             if key == "Condition":
-                return self.conditions[arg]
+                return self._condition(arg, "Condition")
             if key == "Fn::Select":
                 return self.resolve(arg[1])[int(arg[0])]
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(arg[0])
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not None}  # AWS::NoValue removes the property
 
     # --- resources ------------------------------------------------------------------------
     def _of_type(self, type_name: str) -> dict[str, dict]:
-        return {lid: r for lid, r in self.resources.items() if r.get("Type") == type_name}
+        """The resources of a type that exist: a resource whose Condition is false is not created."""
+        found = {}
+        for lid, resource in self.resources.items():
+            if resource.get("Type") != type_name:
+                continue
+            condition = resource.get("Condition")
+            if condition is not None and not self._condition(condition, f"{lid}.Condition"):
+                continue
+            found[lid] = resource
+        return found
+
+    def _condition(self, name: str, where: str) -> bool:
+        """A condition's value, evaluated on first use (conditions may refer to other conditions)."""
+        if name not in self._condition_expressions:
+            raise TemplateError(f"{self.path.name}: {where}: no condition {name!r} in Conditions")
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.resolve(self._condition_expressions[name]))
+        return self.conditions[name]
+
+    def function_properties(self, lid: str) -> dict[str, Any]:
+        """A function's properties with Globals.Function merged in as SAM merges them."""
+        return merge_globals(self.globals.get("Function", {}), self.resources[lid].get("Properties", {}))
 
     def functions(self) -> dict[str, FunctionDef]:
-        glob = self.globals.get("Function", {})
         found = {}
-        for lid, resource in self._of_type("AWS::Serverless::Function").items():
-            props = {**glob, **resource.get("Properties", {})}
-            env = {
-                **self.resolve(glob.get("Environment", {}).get("Variables", {})),
-                **self.resolve(resource.get("Properties", {}).get("Environment", {}).get("Variables", {})),
-            }
+        for lid in self._of_type("AWS::Serverless::Function"):
+            props = self.function_properties(lid)
+            env = self.resolve(props.get("Environment", {}).get("Variables", {}))
             layers, layer_builds = [], []
             for layer in props.get("Layers", []):
                 if isinstance(layer, dict) and "Ref" in layer and layer["Ref"] in self.resources:

@@ -91,3 +91,110 @@ def test_the_project_template_declares_what_the_runtime_needs() -> None:
     assert "${" not in text
     jobs = app.glue_jobs()
     assert [job.script for job in jobs.values()] == [REPO / "glue" / "etl_transform.py"]
+
+
+FIDELITY = """
+Parameters:
+  Subnets: {Type: CommaDelimitedList, Default: "subnet-a, subnet-b"}
+  NoSubnets: {Type: CommaDelimitedList, Default: ""}
+  Vpc: {Type: String, Default: "yes"}
+Conditions:
+  HasVpc: !Equals [!Ref Vpc, "yes"]
+  NoVpc: !Not [!Condition HasVpc]
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    Timeout: 30
+    Layers: [!Ref Base]
+    Environment:
+      Variables: {A: global-a, B: global-b}
+Resources:
+  Base: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: base/}}
+  Extra: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: extra/}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Timeout: 60
+      ReservedConcurrentExecutions: 2
+      Layers: [!Ref Extra]
+      Environment:
+        Variables:
+          B: local-b
+          FIRST_SUBNET: !Select [0, !Ref Subnets]
+          SUBNETS: !Join [",", !Ref Subnets]
+          COUNT_EMPTY: !If [NoVpc, none, !Join ["", !Ref NoSubnets]]
+          DROPPED: !If [NoVpc, x, !Ref AWS::NoValue]
+  OnlyWithoutVpc:
+    Type: AWS::Serverless::Function
+    Condition: NoVpc
+    Properties: {CodeUri: other/}
+"""
+
+
+def test_globals_merge_as_sam_merges_them_and_conditions_decide(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(FIDELITY)
+    app = SamApp(tmp_path / "template.yaml")
+    functions = app.functions()
+    assert set(functions) == {"Fn"}  # OnlyWithoutVpc's condition is false: the resource does not exist
+    fn = functions["Fn"]
+    assert fn.layer_dirs == [tmp_path / "base", tmp_path / "extra"]  # lists: the global items, then the resource's
+    assert fn.environment == {"A": "global-a", "B": "local-b", "FIRST_SUBNET": "subnet-a",
+                              "SUBNETS": "subnet-a,subnet-b", "COUNT_EMPTY": ""}  # maps merged; NoValue drops DROPPED
+    assert (fn.timeout, fn.runtime, fn.reserved_concurrency) == (60, "python3.12", 2)
+    assert app.ref("Subnets") == ["subnet-a", "subnet-b"] and app.ref("NoSubnets") == []
+    assert SamApp(tmp_path / "template.yaml", {"Vpc": "no"}).functions().keys() == {"Fn", "OnlyWithoutVpc"}
+
+
+def test_an_unknown_getatt_or_condition_names_the_resource(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(FIDELITY.replace("B: local-b", "B: !GetAtt Base.Nope"))
+    with pytest.raises(TemplateError, match=r"Fn::GetAtt Base.Nope: the local runtime knows no attribute 'Nope' "
+                                            r"of AWS::Serverless::LayerVersion \(resource Base\)"):
+        SamApp(tmp_path / "template.yaml").functions()
+    (tmp_path / "template.yaml").write_text(FIDELITY.replace("B: local-b", "B: !GetAtt Missing.Arn"))
+    with pytest.raises(TemplateError, match=r"Fn::GetAtt Missing.Arn: no resource 'Missing' in the template"):
+        SamApp(tmp_path / "template.yaml").functions()
+    (tmp_path / "template.yaml").write_text(FIDELITY.replace("!If [NoVpc, x,", "!If [Nope, x,"))
+    with pytest.raises(TemplateError, match=r"Fn::If: no condition 'Nope' in Conditions"):
+        SamApp(tmp_path / "template.yaml").functions()
+
+
+TRANSLATE = """
+import json, sys
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+template = yaml_parse(sys.stdin.read())
+for resource in template["Resources"].values():  # the translator wants S3 locations, as after `sam package`
+    for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+        if isinstance(resource.get("Properties", {}).get(key), str):
+            resource["Properties"][key] = "s3://local/" + resource["Properties"][key]
+out = Translator(managed_policy_map={}, sam_parser=Parser()).translate(
+    template, parameter_values={}, get_managed_policy_map=lambda: {})
+print(json.dumps({lid: r["Properties"] for lid, r in out["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}))
+"""
+
+
+@pytest.mark.skipif(not (REPO / ".venv-tools" / "bin" / "python").exists(),
+                    reason="needs the tools venv (.venv-tools: `make lint` or .ci/run step 1) for aws-sam-translator")
+def test_globals_merge_matches_aws_sam_translator_on_the_project_template() -> None:
+    """SAM's own transform (aws-sam-translator, the reference) against our merge, property by property."""
+    import json
+    import os
+    import subprocess
+
+    out = subprocess.run([str(REPO / ".venv-tools" / "bin" / "python"), "-c", TRANSLATE], input=(REPO / "template.yaml").read_text(),
+                         capture_output=True, text=True, check=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    translated = json.loads(out.stdout)
+    app = SamApp(REPO / "template.yaml")
+    assert set(translated) == set(app.functions())
+    for lid, expected in translated.items():
+        ours = app.function_properties(lid)
+        for key in ("Handler", "Runtime", "Timeout", "MemorySize", "Environment", "VpcConfig",
+                    "ReservedConcurrentExecutions", "Architectures"):
+            assert ours.get(key) == expected.get(key), (lid, key)
+        # The translator renames layers (SharedLayer -> SharedLayer<hash>); the order is what matters.
+        assert [layer["Ref"] for layer in ours["Layers"]] == [
+            next(name for name in app.resources if layer["Ref"].startswith(name)) for layer in expected["Layers"]]
