@@ -56,13 +56,23 @@ def _parse_faults(values: list[str]) -> dict[str, list[str]]:
 
 
 class Progress:
-    """Per-state progress on stderr, from the execution's history events as they happen."""
+    """Per-state progress on stderr, from the execution's history events as they happen.
+
+    Task states also print when they start, with how many tasks are running at that moment,
+    so concurrent Map iterations and Parallel branches show as overlapping invocations.
+    """
 
     def __init__(self) -> None:
         self.entered: dict[str, list[float]] = {}
+        self.running = 0
 
     def __call__(self, event: dict) -> None:
         kind = event["type"]
+        if kind == "TaskStateEntered":
+            self.running += 1
+            print(f"  start {event['stateEnteredEventDetails']['name']:<24} ({self.running} running)", file=sys.stderr, flush=True)
+        elif kind == "TaskStateExited":
+            self.running = max(0, self.running - 1)
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             self.entered.setdefault(name, []).append(time.monotonic())

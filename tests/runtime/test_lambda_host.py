@@ -234,3 +234,16 @@ def test_responses_are_marshalled_as_lambdas_python_runtime_does(tmp_path: Path)
     assert failed.value.body["errorType"] == "Runtime.MarshalError"
     assert failed.value.body["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
     assert json.loads(json.dumps(failed.value.body))["stackTrace"] == []
+
+
+def test_the_lambda_cases_match_aws_recordings() -> None:
+    """tests/conformance/lambda_cases.json: real handlers in worker processes against AWS's recorded results."""
+    import io
+
+    from etl_local.conformance import run_corpus
+
+    corpus = Path(__file__).resolve().parents[2] / "tests" / "conformance" / "lambda_cases.json"
+    out = io.StringIO()
+    passed, failed = run_corpus(corpus, out, strict=True)
+    assert failed == 0, out.getvalue()
+    assert passed == len(json.loads(corpus.read_text())["cases"])

@@ -66,14 +66,24 @@ def test_registered_integration(run) -> None:
     assert started["taskStartedEventDetails"] == {"resourceType": "sqs", "resource": "sendMessage"}
 
 
-@pytest.mark.parametrize("resource", [LAMBDA + "missing", "arn:aws:states:::sns:publish"])
-def test_unknown_resource_fails_uncatchably_naming_state_and_resource(run, resource: str) -> None:
+def test_unknown_resource_fails_uncatchably_naming_state_and_resource(run) -> None:
+    resource = "arn:aws:states:::sns:publish"
     definition = machine(("Notify", {"Type": "Task", "Resource": resource,
                                      "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
                          ("Caught", {"Type": "Pass"}))
     result = run(definition, {})
     assert result.status == "FAILED" and result.error == "States.Runtime"
     assert "Notify" in result.cause and resource in result.cause
+
+
+def test_unknown_function_is_lambdas_catchable_resource_not_found(run) -> None:
+    """As the Invoke API answers (AWS-recorded for lambda:invoke; see tests/conformance/lambda_cases.json)."""
+    definition = machine(("Notify", {"Type": "Task", "Resource": LAMBDA + "missing",
+                                     "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
+                         ("Caught", {"Type": "Pass"}))
+    result = run(definition, {})
+    assert result.status == "SUCCEEDED" and result.output["Error"] == "Lambda.ResourceNotFoundException"
+    assert result.output["Cause"].startswith(f"Function not found: {LAMBDA}missing:$LATEST (Service: AWSLambda; ")
 
 
 def test_python_exception_becomes_lambda_error(run) -> None:
