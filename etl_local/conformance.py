@@ -88,7 +88,7 @@ HELPERS: dict[str, Helper] = {
 
 def helper_registry(functions: dict[str, str] | None = None, host: LambdaHost | None = None) -> TaskRegistry:
     """A registry whose Lambda functions are the corpus helpers, by name or ARN, and the corpus's
-    own ``functions`` (real handlers run by ``host``, a Lambda host of worker processes).
+    own ``handlers`` (real functions run by ``host``, a Lambda host of worker processes).
 
     ``functions`` maps other function names a case uses to helpers (a recording names its
     function ``lambda_function_name``; the case runs ``echo`` under that name)."""
@@ -106,7 +106,7 @@ def helper_registry(functions: dict[str, str] | None = None, host: LambdaHost | 
 
 
 def corpus_functions(functions: dict[str, dict[str, Any]], folder: Path) -> dict[str, FunctionDef]:
-    """A corpus's ``functions`` ({name: {Handler, Code, Timeout?, MemorySize?}}) written out as code folders."""
+    """A corpus's ``handlers`` ({name: {Handler, Code, Timeout?, MemorySize?}}) written out as code folders."""
     found = {}
     for name, spec in functions.items():
         code = folder / name
@@ -221,8 +221,8 @@ def run_corpus(path: str | Path, out: TextIO = sys.stdout, strict: bool = False)
     corpus = json.loads(Path(path).read_text())
     with tempfile.TemporaryDirectory(prefix="etl-conformance-") as folder:
         host = None
-        if corpus.get("functions"):  # real handlers, run by the Lambda host
-            host = LambdaHost(corpus_functions(corpus["functions"], Path(folder)), lambda name: {}, Path(folder) / "logs")
+        if corpus.get("handlers"):  # real Lambda handlers, run by the Lambda host
+            host = LambdaHost(corpus_functions(corpus["handlers"], Path(folder)), lambda name: {}, Path(folder) / "logs")
         try:
             return _run_checks(corpus, host, out, strict)
         finally:
