@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl_local.asl.tasks import lambda_error
+from etl_local.asl.errors import TaskFailed
+from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.runtime import LocalRuntime
 from etl_local.sam_template import function_arn
 
@@ -70,12 +71,13 @@ def invoke(runtime: LocalRuntime, name: str, payload: bytes, headers: dict[str, 
     log = runtime.home / "logs" / f"{fn.logical_id}.log"
     before = _log_size(log)
     headers_out = {**common, "Content-Type": "application/json"}
-    try:
-        result = runtime.invoke(fn.logical_id, event)
-        body = json.dumps(result, default=str).encode()
-    except Exception as exc:  # noqa: BLE001 - reported as Lambda reports an unhandled error
-        body = lambda_error(exc, compact=True).cause.encode()  # type: ignore[union-attr]
+    try:  # the worker's response bytes as they are (bytes, JSON) and its error body as Lambda's
+        body = runtime.host.invoke(fn.logical_id, event).payload
+    except LambdaFunctionFailed as failed:
+        body = json.dumps(failed.body).encode()
         headers_out["X-Amz-Function-Error"] = "Unhandled"
+    except TaskFailed as throttled:
+        return _error(429, "TooManyRequestsException", throttled.cause or "Rate Exceeded.")
     if (headers.get("x-amz-log-type") or "").lower() == "tail":
         headers_out["X-Amz-Log-Result"] = _log_tail(log, before)
     return LambdaResponse(200, body, headers_out)
