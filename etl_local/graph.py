@@ -58,11 +58,32 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
 
 
+def _enclosing(event: dict[str, Any], by_id: dict[int, dict[str, Any]], kind: str) -> str | None:
+    """The Map or Parallel state a ``MapState*``/``ParallelState*`` event belongs to.
+
+    Walks back the previousEventId chain (which runs through the iterations or branches) to
+    the ``<kind>StateEntered`` it closes, skipping nested states of the same kind.
+    """
+    depth = 0
+    current = by_id.get(event.get("previousEventId") or 0)
+    while current is not None:
+        if current["type"] == f"{kind}StateExited":
+            depth += 1
+        elif current["type"] == f"{kind}StateEntered":
+            if depth == 0:
+                return current["stateEnteredEventDetails"]["name"]
+            depth -= 1
+        current = by_id.get(current.get("previousEventId") or 0)
+    return None
+
+
 def state_runs(events: list[dict[str, Any]], running: bool) -> tuple[dict[str, StateRun], dict[int, str]]:
     """Each entered state's StateRun, and the state each event belongs to (by its previousEventId chain)."""
     runs: dict[str, StateRun] = {}
     owner: dict[int, str] = {}
-    for event in sorted(events, key=lambda e: e["id"]):
+    ordered = sorted(events, key=lambda e: e["id"])
+    by_id = {event["id"]: event for event in ordered}
+    for event in ordered:
         kind, details = event["type"], _details(event)
         if kind.endswith("StateEntered"):
             name = details["name"]
@@ -71,12 +92,19 @@ def state_runs(events: list[dict[str, Any]], running: bool) -> tuple[dict[str, S
             run.entered += 1
             run.input, run.last_failed = details.get("input"), False
             continue
-        name = owner.get(event.get("previousEventId") or 0)
-        if name is None or kind.startswith("Execution"):
+        if kind.startswith("Execution"):
+            continue
+        if kind.endswith("StateExited"):
+            name = details.get("name")
+        elif kind.startswith(("MapState", "ParallelState")):
+            name = _enclosing(event, by_id, "Map" if kind.startswith("Map") else "Parallel")
+        else:
+            name = owner.get(event.get("previousEventId") or 0)
+        if name is None or name not in runs:
             continue
         owner[event["id"]] = name
         run = runs[name]
-        if kind.endswith("StateExited") and details.get("name") == name:
+        if kind.endswith("StateExited"):
             run.exited += 1
             run.output = details.get("output")
         elif kind.endswith("Scheduled") or kind in ("MapStateStarted", "ParallelStateStarted"):
@@ -133,38 +161,41 @@ def _transitions(state: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _ranks(program: dict[str, Any]) -> dict[str, int]:
-    """Longest-path rank of each state from StartAt, ignoring edges that close a loop."""
+    """Each state's row: the longest path to it over edges that go down the definition.
+
+    People write States top-down (main path, then the error path), so an edge to a state
+    written earlier is drawn as a loop back (a re-attempt) and the rest is a DAG whose longest
+    paths give rows; catch edges are edges too, which puts an error handler below what it catches.
+    """
     states = program.get("States", {})
-    order: list[str] = []
-    back: set[tuple[str, str]] = set()
-    seen: set[str] = set()
-    on_stack: set[str] = set()
-
-    def visit(name: str) -> None:
-        seen.add(name)
-        on_stack.add(name)
-        for target, _ in _transitions(states[name]):
-            if target not in states:
-                continue
-            if target in on_stack:
-                back.add((name, target))
-            elif target not in seen:
-                visit(target)
-        on_stack.discard(name)
-        order.append(name)
-
-    start = program.get("StartAt")
-    if start in states:
-        visit(start)
-    for name in states:  # unreachable states still get drawn
-        if name not in seen:
-            visit(name)
+    index = {name: position for position, name in enumerate(states)}
     rank = {name: 0 for name in states}
-    for name in reversed(order):  # reverse post-order is a topological order of the forward edges
+    for name in states:  # definition order is a topological order of the forward edges
         for target, _ in _transitions(states[name]):
-            if target in states and (name, target) not in back:
+            if target in states and index[target] > index[name]:
                 rank[target] = max(rank[target], rank[name] + 1)
     return rank
+
+
+def _order_rows(rows: dict[int, list[str]], states: dict[str, Any]) -> None:
+    """Order each row by where its states' predecessors sit (the barycenter heuristic): fewer crossings."""
+    predecessors: dict[str, list[str]] = {name: [] for name in states}
+    for name, state in states.items():
+        for target, kind in _transitions(state):
+            if target in predecessors and kind != "catch":
+                predecessors[target].append(name)
+    position: dict[str, float] = {}
+    for index in sorted(rows):
+        row = rows[index]
+        original = {name: column for column, name in enumerate(row)}
+
+        def key(name: str) -> float:
+            placed = [position[p] for p in predecessors[name] if p in position]
+            return sum(placed) / len(placed) if placed else float(len(position) + original[name])
+
+        row.sort(key=key)
+        for column, name in enumerate(row):
+            position[name] = column - (len(row) - 1) / 2
 
 
 def layout(program: dict[str, Any]) -> Box:
@@ -193,6 +224,7 @@ def layout(program: dict[str, Any]) -> Box:
     rows: dict[int, list[str]] = {}
     for name in states:
         rows.setdefault(rank[name], []).append(name)
+    _order_rows(rows, states)
     width = max((sum(boxes[n].w for n in row) + GAP_X * (len(row) - 1) for row in rows.values()), default=NODE_W)
     y = 0.0
     for index in sorted(rows):
@@ -318,7 +350,7 @@ main{padding:12px 20px}
 .st-RUNNING{background:#e3f0fd;color:#1a73e8}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;
 border:2px solid;vertical-align:-2px;margin-right:4px}
-.layout{display:flex;gap:20px;align-items:flex-start}.graph-box{overflow:auto;border:1px solid #dadce0;border-radius:8px;flex:0 0 auto;max-width:60vw}
+.layout{display:flex;gap:20px;align-items:flex-start}.graph-box{overflow:auto;border:1px solid #dadce0;border-radius:8px;flex:0 1 auto;max-width:72vw}
 #details{flex:1;min-width:280px;border:1px solid #dadce0;border-radius:8px;padding:10px 14px}
 #details pre{white-space:pre-wrap;word-break:break-all;background:#f8f9fa;padding:6px;border-radius:4px;max-height:220px;overflow:auto}
 table{border-collapse:collapse;width:100%;margin-top:16px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eee;
@@ -353,7 +385,8 @@ if(live){const timer=setInterval(async()=>{
 
 
 def _events_table(events: list[dict[str, Any]], owner: dict[int, str], start: str | None) -> str:
-    origin = dt.datetime.fromisoformat(start) if start else None
+    started = next((e for e in events if e["type"] == "ExecutionStarted"), None)
+    origin = dt.datetime.fromisoformat(started["timestamp"].replace("Z", "+00:00")) if started else None
     rows = []
     for event in events:
         details = _details(event)

@@ -101,7 +101,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- pages ----------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = unquote(urlsplit(self.path).path)
+        try:
+            self._get(unquote(urlsplit(self.path).path))
+        except Exception as exc:  # noqa: BLE001 - one page failing must not print a trace or stop the server
+            self._send(500, f"etl serve could not render {self.path}: {type(exc).__name__}: {exc}".encode(),
+                       "text/plain; charset=utf-8")
+
+    def _get(self, path: str) -> None:
         runtime = self.server.runtime
         if path in ("/", "/executions"):
             self._send(200, render_list(runtime.store.list()).encode(), "text/html; charset=utf-8")
