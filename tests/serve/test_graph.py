@@ -9,7 +9,6 @@ import subprocess
 import tempfile
 import urllib.request
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import boto3
 import pytest
