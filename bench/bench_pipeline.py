@@ -60,11 +60,16 @@ def run_once(scale: str, home: Path, engine: str) -> dict:
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - entered[name]
 
     started = time.perf_counter()
+    clock_zero = time.monotonic()
     result = runtime.run({"pipeline": "lineitem", "run_date": RUN_DATE}, on_event=timing)
     total = time.perf_counter() - started
+    runtime.close()
     if result.status != "SUCCEEDED":
         raise SystemExit(f"run failed: {result.error}: {result.cause}")
+    loads = [(record.started - clock_zero, record.ended - clock_zero) for record in runtime.host.records
+             if record.function == "LoadFunction"]
     return {
+        "load_invocations": loads,
         "scale": scale,
         "engine": engine,
         "rows": result.output["counts"]["extracted"],
@@ -82,6 +87,12 @@ def report(figures: dict) -> None:
     for stage, took in figures["seconds"].items():
         if stage in STAGES:
             print(f"  {stage:<18} {took:7.2f} s  {rows / took:12,.0f} rows/s")
+    loads = figures.get("load_invocations") or []
+    for started, ended in loads:  # one LoadFunction invocation per target, seconds from the execution's start
+        print(f"  load invocation    {started:7.2f} s .. {ended:7.2f} s")
+    if loads:
+        overlapping = max(sum(1 for s, e in loads if s <= start < e) for start, _ in loads)
+        print(f"  load targets running at once: up to {overlapping} of {len(loads)}")
 
 
 def main() -> None:

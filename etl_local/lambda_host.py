@@ -399,12 +399,13 @@ class LambdaHost:
 
     def _timed_out(self, fn: FunctionDef, worker: _Worker, request_id: str, elapsed: float) -> LambdaFunctionFailed:
         """Kill the environment and report the timeout as Lambda does (log lines, then the error)."""
+        peak_mb = _peak_memory_mb(worker.process.pid)
         worker.stop(kill=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
         with self._log(fn).open("a") as log:
             log.write(f"{stamp} {request_id} Task timed out after {fn.timeout:.2f} seconds\n\n"
                       f"END RequestId: {request_id}\n"
-                      + report_line(request_id, elapsed * 1000, fn.memory_size, 0, None))
+                      + report_line(request_id, elapsed * 1000, fn.memory_size, peak_mb, None))
         return LambdaFunctionFailed({"errorType": "Sandbox.Timedout",
                                      "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds"})
 
@@ -422,6 +423,17 @@ class LambdaHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _peak_memory_mb(pid: int) -> int:
+    """A live process's peak resident memory (VmHWM), for the REPORT line of an invocation we kill."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _stop_idle(pools: dict[str, _Pool]) -> None:

@@ -139,6 +139,7 @@ class Environment:
         self.config = config
         self.handler: Any = None
         self.init_error: tuple[str, str, list[str]] | None = None
+        self.out_of_memory = False
         started = time.perf_counter()
         self._init()
         self.init_ms: float | None = (time.perf_counter() - started) * 1000
@@ -180,6 +181,10 @@ class Environment:
         os.environ["_X_AMZN_TRACE_ID"] = request.get("trace_id", "")
         try:
             result = self.handler(event, context)
+        except MemoryError:  # past MemorySize (--enforce-memory): Lambda kills the environment
+            self.out_of_memory = True
+            message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+            return True, json.dumps({"errorType": "Runtime.OutOfMemory", "errorMessage": message}).encode()
         except Exception as exc:  # noqa: BLE001 - an unhandled error is the function's response
             frames = traceback.extract_tb(exc.__traceback__)[1:]
             _log(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n" + "".join(traceback.format_list(frames)))
@@ -219,11 +224,12 @@ def main(config_text: str) -> None:
         init_ms = environment.init_ms if cold else None
         _log(f"END RequestId: {request['request_id']}\n"
              + report_line(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(), init_ms))
-        meta = {"failed": failed, "exiting": environment.init_error is not None, "duration_ms": duration_ms, "init_ms": init_ms,
+        exiting = environment.init_error is not None or environment.out_of_memory
+        meta = {"failed": failed, "exiting": exiting, "duration_ms": duration_ms, "init_ms": init_ms,
                 "worker_ms": (time.perf_counter() - started) * 1000, "max_memory_mb": _max_memory_mb()}
         write_frame(responses, json.dumps(meta).encode())
         write_frame(responses, payload)
-        if environment.init_error is not None:
+        if exiting:
             return  # Lambda discards an environment whose init failed; the next invocation starts afresh
 
 

@@ -247,3 +247,16 @@ def test_the_lambda_cases_match_aws_recordings() -> None:
     passed, failed = run_corpus(corpus, out, strict=True)
     assert failed == 0, out.getvalue()
     assert passed == len(json.loads(corpus.read_text())["cases"])
+
+
+def test_enforced_memory_fails_as_lambda_does_and_discards_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return len(bytearray(event['mb'] * 1024 * 1024))\n")
+    fn = FunctionDef("Hungry", tmp_path, "app.handler", CURRENT, 30, 256, {}, [])
+    with LambdaHost({"Hungry": fn}, lambda name: {}, tmp_path / "logs", enforce_memory=True) as host:
+        assert host.value("Hungry", {"mb": 1}) == 1024 * 1024
+        with pytest.raises(LambdaFunctionFailed) as failed:
+            host.value("Hungry", {"mb": 512})
+        assert failed.value.body["errorType"] == "Runtime.OutOfMemory"
+        assert failed.value.body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+        host.value("Hungry", {"mb": 1})
+        assert [record.cold for record in host.records] == [True, False, True]
