@@ -220,7 +220,7 @@ def test_a_package_missing_from_the_build_fails_as_on_aws(tmp_path: Path) -> Non
 
 
 def test_responses_are_marshalled_as_lambdas_python_runtime_does(tmp_path: Path) -> None:
-    cases = {"Bytes": "return b'[1, 2]'", "Unjson": "return {1, 2}", "Text": "return 'x'"}
+    cases = {"Bytes": "return b'[1, 2]'", "Unjson": "return {1, 2}", "Text": "return 'x'", "Huge": "return 'a' * 6_300_000"}
     functions = {}
     for name, body in cases.items():
         (tmp_path / name).mkdir()
@@ -229,8 +229,13 @@ def test_responses_are_marshalled_as_lambdas_python_runtime_does(tmp_path: Path)
     with LambdaHost(functions, lambda name: {}) as host:
         assert host.invoke("Bytes", {}).payload == b"[1, 2]"
         assert host.invoke("Text", {}).payload == b'"x"'
+        with pytest.raises(LambdaFunctionFailed) as too_large:
+            host.invoke("Huge", {})
         with pytest.raises(LambdaFunctionFailed) as failed:
             host.invoke("Unjson", {})
+    assert too_large.value.body == {"errorMessage": "Response payload size (6300002 bytes) exceeded maximum allowed "
+                                                    "payload size (6291556 bytes).",
+                                    "errorType": "Function.ResponseSizeTooLarge"}
     assert failed.value.body["errorType"] == "Runtime.MarshalError"
     assert failed.value.body["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
     assert json.loads(json.dumps(failed.value.body))["stackTrace"] == []
