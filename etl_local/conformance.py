@@ -70,6 +70,12 @@ def _raise_exception(event: Any, ctx: TaskContext) -> Any:
     raise Exception("Some exception was raised.")
 
 
+def _wait_60_seconds(event: Any, ctx: TaskContext) -> Any:
+    """A function that runs for a minute (localstack's wait_60_seconds Lambda), to time out."""
+    ctx.clock.sleep(60)
+    return event
+
+
 def _big_payload(event: Any, ctx: TaskContext) -> Any:
     return "a" * event["size"]
 
@@ -82,7 +88,7 @@ def _sleep(event: Any, ctx: TaskContext) -> Any:
 HELPERS: dict[str, Helper] = {
     "echo": _echo, "add": _add, "fail_with": _fail_with, "fail_n_times": _fail_n_times,
     "fail_sequence": _fail_sequence, "big_payload": _big_payload, "sleep": _sleep,
-    "raise_exception": _raise_exception,
+    "raise_exception": _raise_exception, "wait_60_seconds": _wait_60_seconds,
 }
 
 
