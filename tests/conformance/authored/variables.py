@@ -153,3 +153,46 @@ MAP_REFERENCES: dict[str, dict[str, Any]] = {
 }
 CASES += [{"id": f"var_{label.lower()}", "category": "variables_jsonpath", "definition": definition,
            "source": REF + f"test_reference_in_map_state[{label}]"} for label, definition in MAP_REFERENCES.items()]
+
+ALL_INTRINSICS_INPUT = {
+    "inputArray": [1, 2, 3, 4, 5, 6], "duplicateArray": [1, 2, 2, 3, 3, 4], "rawString": "Hello World",
+    "encodedString": "SGVsbG8gV29ybGQ=", "inputString": "Hash this string", "json1": {"a": 1, "b": 2},
+    "json2": {"c": 3, "d": 4}, "jsonString": "{\"key\":\"value\"}", "jsonObject": {"test": "object"}, "value1": 5,
+    "value2": 3, "csvString": "a,b,c,d,e", "name": "John", "place": "LocalStack",
+    "additionalInfo": {"age": 30, "role": "developer"}}
+CASES.append({"id": "var_assign_every_intrinsic", "category": "intrinsic",
+              "source": REF + "test_assign_from_value[BASE_ASSIGN_FROM_INTRINSIC_FUNCTION]",
+              "definition": machine("State0", {"State0": pass_(Result=ALL_INTRINSICS_INPUT, End=True, Assign={
+                  "arrayOps": {"simpleArray.$": "States.Array('a', 'b', 'c')",
+                               "partitionedArray.$": "States.ArrayPartition($.inputArray, 2)",
+                               "containsElement.$": "States.ArrayContains($.inputArray, 5)",
+                               "numberRange.$": "States.ArrayRange(1, 10, 2)",
+                               "thirdElement.$": "States.ArrayGetItem($.inputArray, 2)",
+                               "arraySize.$": "States.ArrayLength($.inputArray)",
+                               "uniqueValues.$": "States.ArrayUnique($.duplicateArray)"},
+                  "encodingOps": {"encoded.$": "States.Base64Encode($.rawString)",
+                                  "decoded.$": "States.Base64Decode($.encodedString)"},
+                  "hashOps": {"hashValue.$": "States.Hash($.inputString, 'SHA-256')"},
+                  "jsonOps": {"mergedJson.$": "States.JsonMerge($.json1, $.json2, false)",
+                              "parsedJson.$": "States.StringToJson($.jsonString)",
+                              "stringifiedJson.$": "States.JsonToString($.jsonObject)"},
+                  "mathOps": {"sum.$": "States.MathAdd($.value1, $.value2)"},
+                  "stringOps": {"splitString.$": "States.StringSplit($.csvString, ',')",
+                                "formattedString.$": "States.Format('Hello {}, welcome to {}!', $.name, $.place)"},
+                  "uuidOp": {"uniqueId.$": "States.UUID()"}})})})
+CASES.append({"id": "var_reference_in_every_intrinsic", "category": "intrinsic",
+              "source": REF + "test_reference_assign[BASE_REFERENCE_IN_INTRINSIC_FUNCTION]",
+              "definition": machine("State0", {
+                  "State0": pass_(Assign={**ALL_INTRINSICS_INPUT, "inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
+                                  Next="State1"),
+                  "State1": pass_(End=True, Parameters={
+                      "encodingOps": {"encoded.$": "States.Base64Encode($rawString)",
+                                      "decoded.$": "States.Base64Decode($encodedString)"},
+                      "hashOps": {"hashValue.$": "States.Hash($inputString, 'SHA-256')"},
+                      "jsonOps": {"mergedJson.$": "States.JsonMerge($json1, $json2, false)",
+                                  "parsedJson.$": "States.StringToJson($jsonString)",
+                                  "stringifiedJson.$": "States.JsonToString($jsonObject)"},
+                      "mathOps": {"sum.$": "States.MathAdd($value1, $value2)"},
+                      "stringOps": {"splitString.$": "States.StringSplit($csvString, ',')",
+                                    "formattedString.$": "States.Format('Hello {}, welcome to {}!', $name, $place)"},
+                      "uuidOp": {"uniqueId.$": "States.UUID()"}})})})
