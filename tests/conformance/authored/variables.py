@@ -160,6 +160,23 @@ ALL_INTRINSICS_INPUT = {
     "json2": {"c": 3, "d": 4}, "jsonString": "{\"key\":\"value\"}", "jsonObject": {"test": "object"}, "value1": 5,
     "value2": 3, "csvString": "a,b,c,d,e", "name": "John", "place": "LocalStack",
     "additionalInfo": {"age": 30, "role": "developer"}}
+
+
+def intrinsic_ops(ref: str) -> dict[str, Any]:
+    """Every non-array intrinsic over the values above, read with ``ref`` (``$.`` the input, ``$`` variables)."""
+    return {
+        "encodingOps": {"encoded.$": f"States.Base64Encode({ref}rawString)",
+                        "decoded.$": f"States.Base64Decode({ref}encodedString)"},
+        "hashOps": {"hashValue.$": f"States.Hash({ref}inputString, 'SHA-256')"},
+        "jsonOps": {"mergedJson.$": f"States.JsonMerge({ref}json1, {ref}json2, false)",
+                    "parsedJson.$": f"States.StringToJson({ref}jsonString)",
+                    "stringifiedJson.$": f"States.JsonToString({ref}jsonObject)"},
+        "mathOps": {"sum.$": f"States.MathAdd({ref}value1, {ref}value2)"},
+        "stringOps": {"splitString.$": f"States.StringSplit({ref}csvString, ',')",
+                      "formattedString.$": f"States.Format('Hello {{}}, welcome to {{}}!', {ref}name, {ref}place)"},
+        "uuidOp": {"uniqueId.$": "States.UUID()"}}
+
+
 CASES.append({"id": "var_assign_every_intrinsic", "category": "intrinsic",
               "source": REF + "test_assign_from_value[BASE_ASSIGN_FROM_INTRINSIC_FUNCTION]",
               "definition": machine("State0", {"State0": pass_(Result=ALL_INTRINSICS_INPUT, End=True, Assign={
@@ -170,29 +187,10 @@ CASES.append({"id": "var_assign_every_intrinsic", "category": "intrinsic",
                                "thirdElement.$": "States.ArrayGetItem($.inputArray, 2)",
                                "arraySize.$": "States.ArrayLength($.inputArray)",
                                "uniqueValues.$": "States.ArrayUnique($.duplicateArray)"},
-                  "encodingOps": {"encoded.$": "States.Base64Encode($.rawString)",
-                                  "decoded.$": "States.Base64Decode($.encodedString)"},
-                  "hashOps": {"hashValue.$": "States.Hash($.inputString, 'SHA-256')"},
-                  "jsonOps": {"mergedJson.$": "States.JsonMerge($.json1, $.json2, false)",
-                              "parsedJson.$": "States.StringToJson($.jsonString)",
-                              "stringifiedJson.$": "States.JsonToString($.jsonObject)"},
-                  "mathOps": {"sum.$": "States.MathAdd($.value1, $.value2)"},
-                  "stringOps": {"splitString.$": "States.StringSplit($.csvString, ',')",
-                                "formattedString.$": "States.Format('Hello {}, welcome to {}!', $.name, $.place)"},
-                  "uuidOp": {"uniqueId.$": "States.UUID()"}})})})
+                  **intrinsic_ops("$.")})})})
 CASES.append({"id": "var_reference_in_every_intrinsic", "category": "intrinsic",
               "source": REF + "test_reference_assign[BASE_REFERENCE_IN_INTRINSIC_FUNCTION]",
               "definition": machine("State0", {
                   "State0": pass_(Assign={**ALL_INTRINSICS_INPUT, "inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
                                   Next="State1"),
-                  "State1": pass_(End=True, Parameters={
-                      "encodingOps": {"encoded.$": "States.Base64Encode($rawString)",
-                                      "decoded.$": "States.Base64Decode($encodedString)"},
-                      "hashOps": {"hashValue.$": "States.Hash($inputString, 'SHA-256')"},
-                      "jsonOps": {"mergedJson.$": "States.JsonMerge($json1, $json2, false)",
-                                  "parsedJson.$": "States.StringToJson($jsonString)",
-                                  "stringifiedJson.$": "States.JsonToString($jsonObject)"},
-                      "mathOps": {"sum.$": "States.MathAdd($value1, $value2)"},
-                      "stringOps": {"splitString.$": "States.StringSplit($csvString, ',')",
-                                    "formattedString.$": "States.Format('Hello {}, welcome to {}!', $name, $place)"},
-                      "uuidOp": {"uniqueId.$": "States.UUID()"}})})})
+                  "State1": pass_(End=True, Parameters=intrinsic_ops("$"))})})
