@@ -24,6 +24,7 @@ from typing import Any, Callable, TextIO
 
 from etl_local.asl import (
     DefinitionError,
+    LocalBuckets,
     StateMachine,
     TaskContext,
     TaskFailed,
@@ -154,8 +155,10 @@ def check_execution(case: dict[str, Any], strict: bool = False, host: LambdaHost
     except DefinitionError as err:
         return [f"definition rejected: {err}"]
     clock = VirtualClock()
-    result = machine.execute(case.get("input"), name=case["id"][:80], tasks=helper_registry(case.get("functions"), host),
-                             clock=clock)
+    with tempfile.TemporaryDirectory(prefix="conformance-s3-") as folder:
+        result = machine.execute(case.get("input"), name=case["id"][:80],
+                                 tasks=helper_registry(case.get("functions"), host), clock=clock,
+                                 s3=_buckets(case.get("s3", {}), Path(folder)))
     problems: list[str] = []
 
     def compare(field: str, actual: Any) -> None:
@@ -181,6 +184,16 @@ def check_execution(case: dict[str, Any], strict: bool = False, host: LambdaHost
     if problems and result.status == "FAILED" and expected.get("status") != "FAILED":
         problems.append(f"(execution failed with {result.error}: {result.cause})")
     return problems
+
+
+def _buckets(objects: dict[str, dict[str, str]], folder: Path) -> LocalBuckets:
+    """The case's S3 objects (``{bucket: {key: text}}``) as files, for ItemReader and ResultWriter."""
+    for bucket, keys in objects.items():
+        for key, text in keys.items():
+            path = folder / bucket / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return LocalBuckets({bucket: folder / bucket for bucket in objects})
 
 
 def _output_check(check: dict[str, Any], output: Any) -> list[str]:

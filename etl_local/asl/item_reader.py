@@ -21,6 +21,7 @@ import io
 import json
 from typing import Any, Callable
 
+from .errors import StatesError
 from .storage import BucketBlock, NoSuchKey, ObjectStore, UnknownBucket
 
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
@@ -91,7 +92,7 @@ class ItemReader(BucketBlock):
         except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as bad:
             raise self.failed(f"the object '{key}' is not valid {input_type}: {bad}") from None
         if not isinstance(items, list):
-            raise self.failed(f"the object '{key}' must hold a JSON array, not {type(items).__name__}")
+            raise StatesError(self.error, "Attempting to map over non-iterable node.")  # AWS's words
         return items
 
     def _csv(self, text: str) -> list[dict[str, str]]:

@@ -36,14 +36,20 @@ class ChildRun:
 class MapRun:
     """Ids of one Map Run and, when recording, what each of its children did (by item index)."""
 
-    def __init__(self, state_machine_arn: str, label: str, size: int, *, record: bool) -> None:
+    def __init__(self, state_machine_arn: str, label: str, *, record: bool) -> None:
         prefix, _, machine = state_machine_arn.partition(":stateMachine:")
         self.id = str(uuid.uuid4())
         self.arn = f"{prefix}:mapRun:{machine}/{label}:{self.id}"
         self.child_state_machine_arn = f"{prefix}:stateMachine:{machine}/{label}"
         self._child_prefix = f"{prefix}:execution:{machine}/{label}:"
-        self.children: list[ChildRun | None] | None = [None] * size if record else None
+        self._record = record
+        self.children: list[ChildRun | None] | None = None
         self._lock = threading.Lock()
+
+    def expect(self, size: int) -> None:
+        """Size the record of children once the items are known (the Map Run reads them itself)."""
+        if self._record:
+            self.children = [None] * size
 
     def record(self, index: int, input_text: str, start: datetime, stop: datetime, status: str,
                output_text: str | None = None, error: str | None = None, cause: str | None = None) -> None:

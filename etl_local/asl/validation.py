@@ -546,5 +546,6 @@ def _check_reader_config(reader: dict, where: str, problems: list[str]) -> None:
     if config.get("CSVDelimiter", "COMMA") not in CSV_DELIMITERS:
         problems.append(f"{SCHEMA}: The field 'CSVDelimiter' must be one of {', '.join(CSV_DELIMITERS)} "
                         f"at {at}/CSVDelimiter")
-    if "MaxItems" in config and not (_is_int(config["MaxItems"]) and config["MaxItems"] >= 0):
+    max_items = config.get("MaxItems", 0)
+    if not (_is_int(max_items) and max_items >= 0) and not is_jsonata_expression(max_items):
         problems.append(f"{SCHEMA}: The field 'MaxItems' must be an integer >= 0 at {at}/MaxItems")

@@ -208,7 +208,7 @@ def build_case(authored: dict[str, Any], recordings: Recordings, record: str, ca
         expected["history"] = events
     expected.update(authored.get("expected", {}))
     case["expected"] = expected
-    for key in ("pending", "notes", "functions"):
+    for key in ("pending", "notes", "functions", "s3"):
         if key in authored:
             case[key] = authored[key]
     return case

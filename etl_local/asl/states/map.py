@@ -61,11 +61,24 @@ class MapState(WorkState):
         if self.result_writer is not None and "WriterConfig" in self.spec["ResultWriter"]:
             raise visit.runtime_error(f"The local runtime does not support ResultWriter.WriterConfig "
                                       f"(Map state '{self.name}').")
-        data, items = self._items(visit)
+        # With an ItemReader the Map Run reads the items after it started: MapStateStarted says
+        # length 0 and a read failure is MapRunFailed (AWS_BEHAVIOURS #39).
+        reads = self.item_reader is not None and self.distributed
+        data, items = (self._reader_data(visit), []) if reads else self._items(visit)
         concurrency = self._limit(visit, data, "MaxConcurrency", minimum=0, default=0)
         frame.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         tolerated_count = self._limit(visit, data, "ToleratedFailureCount", minimum=0, default=None)
         tolerated_percentage = self._limit(visit, data, "ToleratedFailurePercentage", minimum=0, default=None)
+        map_run = None
+        if self.distributed:
+            map_run = MapRun(frame.execution.state_machine_arn, self.label, record=self.result_writer is not None)
+            frame.emit("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": map_run.arn})
+        if reads:
+            try:
+                items = self._read_items(visit, data)
+            except StatesError as err:
+                frame.emit("MapRunFailed", "mapRunFailedEventDetails", error_details(err.error, err.cause))
+                raise mark_branch_failure(err) from None
         inputs, prepared = items, False
         if self.item_batcher is not None:
             selected = [self.item_input(visit, data, index, item) for index, item in enumerate(items)]
@@ -75,11 +88,8 @@ class MapState(WorkState):
             except ValueError as bad:
                 raise visit.runtime_error(str(bad)) from None
             prepared = True
-        map_run = None
-        if self.distributed:
-            map_run = MapRun(frame.execution.state_machine_arn, self.label, len(inputs),
-                             record=self.result_writer is not None)
-            frame.emit("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": map_run.arn})
+        if map_run is not None:
+            map_run.expect(len(inputs))
         outcome = _Iterations(self, visit, data, inputs, prepared, map_run, tolerated_count, tolerated_percentage)
         run_indexed(len(inputs), outcome.run_item, frame.clock, concurrency=concurrency,
                     threaded=self.can_block, abort=outcome.abort,
@@ -109,6 +119,10 @@ class MapState(WorkState):
 
 
     # -- inputs -------------------------------------------------------------------------
+    def _reader_data(self, visit: Visit) -> Any:
+        """What an ItemReader's fields and ItemSelector see: the input (after InputPath in JSONPath)."""
+        return visit.input if self.jsonata else self.effective_input(visit)
+
     def _items(self, visit: Visit) -> tuple[Any, list[Any]]:
         """(the data ItemSelector sees, the items): the ItemReader's, JSONata ``Items``, or ``ItemsPath``."""
         if self.jsonata and self.item_reader is not None:
