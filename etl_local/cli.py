@@ -1,32 +1,46 @@
 """`etl`: run the SAM application's state machine and functions on this machine.
 
-    etl run [--input FILE] [--json]        start an execution and wait for it (DescribeExecution shape with --json)
-    etl invoke FUNCTION --event FILE       what `sam local invoke FUNCTION -e FILE` does, without Docker
+    etl run [--input FILE|-] [--pipeline P --run-date D] [--json]   start an execution and wait for it
+    etl invoke FUNCTION --event FILE|-     what `sam local invoke FUNCTION -e FILE` does, without Docker
     etl executions                         list persisted executions
     etl history EXECUTION                  GetExecutionHistory of one execution
     etl redrive EXECUTION [--from STATE]   resume a failed or killed execution where it stopped
-    etl messages                           what the local SQS queues and SNS topics received
+    etl messages [--queue Q] [--topic T] [--execution E] [--since WHEN]   what the local queues and topics received
+    etl sql [QUERY]                        a query (or psql) on the embedded PostgreSQL
     etl conformance FILE [--strict]        run an ASL conformance corpus
     etl serve [--port 8083] [--mock-config F]  Step Functions + Lambda APIs and the execution graph on localhost
     etl graph EXECUTION --out FILE.svg|.html   the execution's graph as a standalone file
+
+`run` and `invoke` take SAM's `--parameter-overrides` and `--env-vars`. Each subcommand is one
+`_add_<name>` function (its options) and one `cmd_<name>` function (what it does).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import json
 import os
+import re
+import shlex
+import subprocess
 import sys
-import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from etl_local.asl import DefinitionError, TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.integrations import read_messages
+from etl_local.progress import Progress, branch_starts, readable_cause
 from etl_local.runtime import LocalRuntime, describe
 from etl_local.sam_template import TemplateError
 
 DEFAULT_INPUT = "events/execution-happy-path.json"
+
+
+class UsageError(Exception):
+    """A mistake in how `etl` was called: printed as ``etl: <message>``, exit status 2."""
 
 
 def _project_root(start: Path) -> Path:
@@ -37,12 +51,15 @@ def _project_root(start: Path) -> Path:
 
 
 def _read_json(path: str, what: str) -> Any:
+    """A JSON file, or standard input for ``-``."""
+    source = "standard input" if path == "-" else f"file {path}"
     try:
-        return json.loads(Path(path).read_text())
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        return json.loads(text)
     except FileNotFoundError:
         raise SystemExit(f"etl: {what} file {path} does not exist") from None
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"etl: {what} file {path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise SystemExit(f"etl: {what} {source} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
 def _parse_faults(values: list[str]) -> dict[str, list[str]]:
@@ -55,35 +72,48 @@ def _parse_faults(values: list[str]) -> dict[str, list[str]]:
     return faults
 
 
-class Progress:
-    """Per-state progress on stderr, from the execution's history events as they happen.
+_LONG_FORM = re.compile(r"^ParameterKey=(?P<key>[^,]+),ParameterValue=(?P<value>.*)$")
 
-    Task states also print when they start, with how many tasks are running at that moment,
-    so concurrent Map iterations and Parallel branches show as overlapping invocations.
-    """
 
-    def __init__(self) -> None:
-        self.entered: dict[str, list[float]] = {}
-        self.running = 0
+def parse_parameter_overrides(values: list[str]) -> dict[str, str]:
+    """SAM's ``--parameter-overrides``: ``Key=Value`` or ``ParameterKey=Key,ParameterValue=Value``
+    pairs, separated by spaces (quote a value that has spaces), in one or several arguments."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        for token in shlex.split(value):
+            long_form = _LONG_FORM.match(token)
+            key, sep, parameter = (long_form["key"], "=", long_form["value"]) if long_form else token.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--parameter-overrides expects Key=Value or ParameterKey=Key,ParameterValue=Value, got {token!r}")
+            overrides[key] = parameter
+    return overrides
 
-    def __call__(self, event: dict) -> None:
-        kind = event["type"]
-        if kind == "TaskStateEntered":
-            self.running += 1
-            print(f"  start {event['stateEnteredEventDetails']['name']:<24} ({self.running} running)", file=sys.stderr, flush=True)
-        elif kind == "TaskStateExited":
-            self.running = max(0, self.running - 1)
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            self.entered.setdefault(name, []).append(time.monotonic())
-        elif kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            starts = self.entered.get(name) or [time.monotonic()]
-            took = time.monotonic() - starts.pop(0)
-            print(f"  ok    {name:<24} {took:6.2f}s", file=sys.stderr, flush=True)
-        elif kind.endswith("Failed") and kind not in ("ExecutionFailed",):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            print(f"  fail  {kind:<24} {details.get('error', '')}", file=sys.stderr, flush=True)
+
+def _runtime(args: argparse.Namespace) -> LocalRuntime:
+    """The local runtime for this command: global options, plus SAM's options where given."""
+    env_file = getattr(args, "env_vars", None)
+    if env_file is not None and not Path(env_file).exists():
+        raise UsageError(f"--env-vars file {env_file} does not exist")
+    runtime = LocalRuntime(
+        _project_root(Path.cwd()),
+        home=Path(args.home) if args.home else None,
+        virtual_clock=args.virtual_clock,
+        faults=_parse_faults(args.fail),
+        warehouse_dsn=args.warehouse_dsn,
+        env_file=Path(env_file) if env_file else None,
+        parameter_overrides=parse_parameter_overrides(getattr(args, "parameter_overrides", None) or []),
+        from_build=getattr(args, "from_build", False),
+        enforce_memory=args.enforce_memory,
+    )
+    return args.cleanup.enter_context(runtime)  # its Lambda environments stop when the command ends
+
+
+def _add_sam_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE",
+                        help="template parameters, as `sam` takes them: 'Key=Value Key2=Value2' or "
+                             "'ParameterKey=Key,ParameterValue=Value ...'")
+    parser.add_argument("--env-vars", "-n", metavar="FILE",
+                        help="functions' environment variables, SAM's JSON format (default: local.env.json)")
 
 
 def _summary(result) -> str:
@@ -105,8 +135,52 @@ def _summary(result) -> str:
     elif result.status == "SUCCEEDED":
         lines.append(json.dumps(result.output, indent=2))
     else:
-        lines += [f"  error  {result.error}", f"  cause  {result.cause}"]
+        lines += [f"  error  {result.error}", f"  cause  {readable_cause(result.cause, limit=2000)}"]
     return "\n".join(lines)
+
+
+def _progress(args: argparse.Namespace, definition: dict) -> Progress | None:
+    return None if args.quiet else Progress(branch_starts=branch_starts(definition))
+
+
+def _interrupted(name: str) -> int:
+    print(f"\netl: interrupted; execution {name} stopped where it was (RUNNING in `etl executions`). "
+          f"Resume it with `etl redrive {name}`.", file=sys.stderr)
+    return 130
+
+
+# --- run ------------------------------------------------------------------------------------
+def _add_run(sub) -> None:
+    run = sub.add_parser("run", help="run the state machine on an input")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--input", help=f"execution input JSON file, or - for standard input (default {DEFAULT_INPUT})")
+    given.add_argument("--pipeline", help="run this pipeline spec: the input is {\"pipeline\": P, \"run_date\": D}")
+    run.add_argument("--run-date", help="with --pipeline: the run date, YYYY-MM-DD (default: the execution's start date)")
+    run.add_argument("--name", help="execution name (default: a UUID)")
+    run.add_argument("--state-machine", help="logical id, when the template has several")
+    run.add_argument("--json", action="store_true", help="print the DescribeExecution-shaped result")
+    run.add_argument("--quiet", action="store_true", help="no per-state progress")
+    run.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
+                     help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG)")
+    run.add_argument("--test-case", help="test case of the mock config to run with (mocked Task responses)")
+    run.add_argument("--from-build", action="store_true", help="run the functions from .aws-sam/build (after `sam build`)")
+    _add_sam_options(run)
+    run.set_defaults(handler=cmd_run)
+
+
+def _execution_input(args: argparse.Namespace) -> Any:
+    if args.pipeline is not None:
+        execution_input = {"pipeline": args.pipeline}
+        if args.run_date is not None:
+            try:
+                dt.date.fromisoformat(args.run_date)
+            except ValueError:
+                raise UsageError(f"--run-date expects a date as YYYY-MM-DD, got {args.run_date!r}") from None
+            execution_input["run_date"] = args.run_date
+        return execution_input
+    if args.run_date is not None:
+        raise UsageError("--run-date goes with --pipeline (an --input file carries its own run_date)")
+    return _read_json(args.input or DEFAULT_INPUT, "input")
 
 
 def _mock_config(path: str | None):
@@ -120,41 +194,72 @@ def _mock_config(path: str | None):
         raise SystemExit(f"etl: {exc}") from None
 
 
-def cmd_run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+def _mocked_tasks(args: argparse.Namespace, runtime: LocalRuntime, machine):
+    """With --test-case, the registry that answers the mock config's Task responses."""
     from etl_local.mock_config import MockConfigError
     from etl_local.serve_tasks import served_registry
 
-    execution_input = _read_json(args.input, "input")
-    tasks = None
+    if not args.test_case:
+        return None
+    config = _mock_config(args.mock_config)
+    if config is None:
+        raise SystemExit("etl: --test-case needs a mock config: --mock-config FILE or SFN_MOCK_CONFIG")
+    try:
+        case = config.test_case(machine.name, args.test_case)
+    except MockConfigError as exc:
+        raise SystemExit(f"etl: {exc}") from None
+    return case.registry(served_registry(runtime.task_registry()), machine.definition)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    execution_input = _execution_input(args)
+    runtime = _runtime(args)
     machine = runtime.state_machine(args.state_machine)
-    if args.test_case:
-        config = _mock_config(args.mock_config)
-        if config is None:
-            raise SystemExit("etl: --test-case needs a mock config: --mock-config FILE or SFN_MOCK_CONFIG")
-        try:
-            case = config.test_case(machine.name, args.test_case)
-        except MockConfigError as exc:
-            raise SystemExit(f"etl: {exc}") from None
-        tasks = case.registry(served_registry(runtime.task_registry()), machine.definition)
-    result = runtime.run(execution_input, name=args.name, machine=machine, tasks=tasks, on_event=None if args.quiet else Progress())
-    if args.json:
-        print(json.dumps(describe(result), indent=2))
-    else:
-        print(_summary(result))
+    tasks = _mocked_tasks(args, runtime, machine)
+    name = args.name or str(uuid.uuid4())
+    try:
+        result = runtime.run(execution_input, name=name, machine=machine, tasks=tasks,
+                             on_event=_progress(args, machine.definition))
+    except KeyboardInterrupt:
+        return _interrupted(name)
+    print(json.dumps(describe(result), indent=2) if args.json else _summary(result))
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def cmd_redrive(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+# --- redrive --------------------------------------------------------------------------------
+def _add_redrive(sub) -> None:
+    redrive = sub.add_parser("redrive", help="resume a failed or killed execution without re-running completed states")
+    redrive.add_argument("execution", help="execution name or ARN")
+    redrive.add_argument("--from", dest="from_state", help="top-level state to resume at (default: the one that failed)")
+    redrive.add_argument("--quiet", action="store_true", help="no per-state progress")
+    redrive.set_defaults(handler=cmd_redrive)
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
     try:
-        result = runtime.redrive(args.execution, from_state=args.from_state, on_event=None if args.quiet else Progress())
+        result = runtime.redrive(args.execution, from_state=args.from_state, on_event=_progress(args, runtime.state_machine().definition))
     except (KeyError, ValueError) as exc:
         raise SystemExit(f"etl: {exc.args[0]}") from None
+    except KeyboardInterrupt:
+        return _interrupted(args.execution.rsplit(":", 1)[-1])
     print(_summary(result))
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def cmd_invoke(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+# --- invoke ---------------------------------------------------------------------------------
+def _add_invoke(sub) -> None:
+    invoke = sub.add_parser("invoke", help="invoke one function with an event file")
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractFunction")
+    invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/extract.json, or - for standard input")
+    invoke.add_argument("--from-build", action="store_true", help="run the function from .aws-sam/build (after `sam build`)")
+    _add_sam_options(invoke)
+    invoke.set_defaults(handler=cmd_invoke)
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
     event = _read_json(args.event, "event")
+    runtime = _runtime(args)
     try:
         response = runtime.host.invoke(args.function, event)
     except KeyError as exc:
@@ -172,8 +277,15 @@ def cmd_invoke(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0
 
 
-def cmd_executions(args: argparse.Namespace, runtime: LocalRuntime) -> int:
-    executions = runtime.store.list()
+# --- executions, history --------------------------------------------------------------------
+def _add_executions(sub) -> None:
+    executions = sub.add_parser("executions", help="list executions")
+    executions.add_argument("--json", action="store_true")
+    executions.set_defaults(handler=cmd_executions)
+
+
+def cmd_executions(args: argparse.Namespace) -> int:
+    executions = _runtime(args).store.list()
     if args.json:
         print(json.dumps(executions, indent=2))
         return 0
@@ -184,9 +296,16 @@ def cmd_executions(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0
 
 
-def cmd_history(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+def _add_history(sub) -> None:
+    history = sub.add_parser("history", help="show an execution's history")
+    history.add_argument("execution", help="execution name or ARN")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(handler=cmd_history)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
     try:
-        record = runtime.store.load(args.execution)
+        record = _runtime(args).store.load(args.execution)
     except KeyError as exc:
         raise SystemExit(f"etl: {exc.args[0]}") from None
     if args.json:
@@ -195,25 +314,131 @@ def cmd_history(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     for event in record["events"]:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         brief = details.get("name") or details.get("resource") or details.get("error") or ""
+        if "index" in details:
+            brief = f"{brief}[{details['index']}]"
         print(f"{event['id']:>4} {event['timestamp'][11:23]}  {event['type']:<32} {brief}")
     return 0
 
 
-def cmd_messages(args: argparse.Namespace, runtime: LocalRuntime) -> int:
-    outbox = runtime.messaging.root
+# --- messages -------------------------------------------------------------------------------
+def _add_messages(sub) -> None:
+    messages = sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
+    messages.add_argument("--queue", action="append", metavar="NAME", help="only this queue (e.g. DeadLetterQueue); repeatable")
+    messages.add_argument("--topic", action="append", metavar="NAME", help="only this topic (e.g. NotificationTopic); repeatable")
+    messages.add_argument("--execution", metavar="NAME", help="only messages about this execution (name or ARN)")
+    messages.add_argument("--since", metavar="WHEN",
+                          help="only messages sent since WHEN: an ISO date/time (UTC unless it says) or an age like 30m, 2h, 1d")
+    messages.add_argument("--json", action="store_true", help="one JSON object per line, with its queue or topic")
+    messages.set_defaults(handler=cmd_messages)
+
+
+_AGE = re.compile(r"^(?P<n>\d+)(?P<unit>[smhd])$")
+
+
+def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``--since``: an age (``90s``, ``30m``, ``2h``, ``7d``) or an ISO date/time."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    age = _AGE.match(value)
+    if age:
+        seconds = int(age["n"]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[age["unit"]]
+        return now - dt.timedelta(seconds=seconds)
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since expects an age like 30m, 2h, 1d or an ISO date/time, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _message_matches(message: dict, execution: str | None, since: dt.datetime | None) -> bool:
+    if since is not None:
+        sent = message.get("SentTimestamp") or message.get("Timestamp")
+        if not sent or dt.datetime.fromisoformat(sent) < since:
+            return False
+    if execution is not None:
+        text = json.dumps(message)
+        name = execution.rsplit(":", 1)[-1]
+        if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+            return False
+    return True
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    outbox = _runtime(args).messaging.root
+    since = parse_since(args.since) if args.since else None
+    chosen = {("sqs", q) for q in args.queue or []} | {("sns", t) for t in args.topic or []}
     files = sorted(outbox.glob("*/*.jsonl")) if outbox.exists() else []
+    files = [p for p in files if not chosen or (p.parent.name, p.stem) in chosen]
+    for kind, name in sorted(chosen - {(p.parent.name, p.stem) for p in files}):
+        print(f"etl: no {'queue' if kind == 'sqs' else 'topic'} {name!r} has received messages", file=sys.stderr)
+    shown = 0
     for path in files:
-        print(f"== {path.parent.name}: {path.stem}")
-        for message in read_messages(path):
-            print(json.dumps(message))
-    if not files:
-        print("no messages yet")
+        selected = [m for m in read_messages(path) if _message_matches(m, args.execution, since)]
+        if not selected:
+            continue
+        if not args.json:
+            print(f"== {path.parent.name}: {path.stem}")
+        for message in selected:
+            print(json.dumps({path.parent.name: path.stem, **message} if args.json else message))
+        shown += len(selected)
+    if not shown and not args.json:
+        print("no messages" + (" match" if (args.execution or since or chosen) else " yet"))
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+# --- sql ------------------------------------------------------------------------------------
+def _add_sql(sub) -> None:
+    sql = sub.add_parser("sql", help="run a query on the embedded PostgreSQL (no query: an interactive psql)")
+    sql.add_argument("query", nargs="?", help='e.g. "select count(*) from analytics.orders"')
+    sql.add_argument("--header", action="store_true", help="print the column names first")
+    sql.set_defaults(handler=cmd_sql)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import psycopg
+
+    dsn = _runtime(args).warehouse()  # --warehouse-dsn, else the embedded server, started for this command
+    if args.query is None:
+        return _psql(dsn)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cursor:
+            cursor.execute(args.query)
+            if cursor.description is None:
+                print(cursor.statusmessage)
+                return 0
+            if args.header:
+                print("\t".join(column.name for column in cursor.description))
+            for row in cursor:
+                print("\t".join("" if value is None else str(value) for value in row))
+    except psycopg.Error as exc:
+        print(f"etl sql: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _psql(dsn: str) -> int:
+    from pgserver._commands import POSTGRES_BIN_PATH  # the psql that ships with the embedded server
+
+    psql = POSTGRES_BIN_PATH / "psql"
+    if not psql.exists():
+        raise UsageError(f"no psql at {psql}; pass a QUERY instead")
+    return subprocess.run([str(psql), dsn], check=False).returncode
+
+
+# --- serve, graph ---------------------------------------------------------------------------
+def _add_serve(sub) -> None:
+    serve = sub.add_parser("serve", help="Step Functions and Lambda APIs plus the execution graph, on localhost")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8083, help="port (default 8083, Step Functions Local's)")
+    serve.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
+                       help="Step Functions Local MockConfigFile for stateMachineArn#TestCase (default: $SFN_MOCK_CONFIG)")
+    serve.add_argument("--verbose", action="store_true", help="log each request on stderr")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     from etl_local.serve import EtlServer
 
+    runtime = _runtime(args)
     try:
         server = EtlServer(runtime, args.host, args.port, _mock_config(args.mock_config), verbose=args.verbose)
     except OSError as exc:
@@ -230,10 +455,18 @@ def cmd_serve(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0
 
 
-def cmd_graph(args: argparse.Namespace, runtime: LocalRuntime) -> int:
+def _add_graph(sub) -> None:
+    graph = sub.add_parser("graph", help="write an execution's graph as a standalone SVG or HTML file")
+    graph.add_argument("execution", help="execution name or ARN")
+    graph.add_argument("--out", required=True, help="FILE.svg or FILE.html")
+    graph.set_defaults(handler=cmd_graph)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
     from etl_local.graph import render_page, render_svg
     from etl_local.serve import definition_for
 
+    runtime = _runtime(args)
     try:
         record = runtime.store.load(args.execution)
     except KeyError as exc:
@@ -253,7 +486,27 @@ def cmd_graph(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+# --- conformance ----------------------------------------------------------------------------
+def _add_conformance(sub) -> None:
+    conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
+    conformance.add_argument("file")
+    conformance.add_argument("--strict", action="store_true", help="compare every cause word for word")
+    conformance.set_defaults(handler=cmd_conformance)
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from etl_local.conformance import main as conformance_main
+
+    return conformance_main([args.file] + (["--strict"] if args.strict else []))
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _add_run, _add_invoke, _add_executions, _add_history, _add_redrive, _add_messages, _add_sql, _add_serve, _add_graph,
+    _add_conformance,
+]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", help="folder for local state (default: .etl in the project)")
     parser.add_argument("--warehouse-dsn", default=os.environ.get("ETL_WAREHOUSE_DSN"),
@@ -265,65 +518,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enforce-memory", action="store_true",
                         help="limit each function's process to its MemorySize (fails as Lambda does when memory runs out)")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the state machine on an input")
-    run.add_argument("--input", default=DEFAULT_INPUT, help=f"execution input JSON file (default {DEFAULT_INPUT})")
-    run.add_argument("--name", help="execution name (default: a UUID)")
-    run.add_argument("--state-machine", help="logical id, when the template has several")
-    run.add_argument("--json", action="store_true", help="print the DescribeExecution-shaped result")
-    run.add_argument("--quiet", action="store_true", help="no per-state progress")
-    run.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
-                     help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG)")
-    run.add_argument("--test-case", help="test case of the mock config to run with (mocked Task responses)")
-    run.add_argument("--from-build", action="store_true", help="run the functions from .aws-sam/build (after `sam build`)")
-    invoke = sub.add_parser("invoke", help="invoke one function with an event file")
-    invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractFunction")
-    invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/extract.json")
-    invoke.add_argument("--from-build", action="store_true", help="run the function from .aws-sam/build (after `sam build`)")
-    executions = sub.add_parser("executions", help="list executions")
-    executions.add_argument("--json", action="store_true")
-    history = sub.add_parser("history", help="show an execution's history")
-    history.add_argument("execution", help="execution name or ARN")
-    history.add_argument("--json", action="store_true")
-    redrive = sub.add_parser("redrive", help="resume a failed or killed execution without re-running completed states")
-    redrive.add_argument("execution", help="execution name or ARN")
-    redrive.add_argument("--from", dest="from_state", help="top-level state to resume at (default: the one that failed)")
-    redrive.add_argument("--quiet", action="store_true", help="no per-state progress")
-    sub.add_parser("messages", help="show local SQS/SNS messages (dead letters, notifications)")
-    serve = sub.add_parser("serve", help="Step Functions and Lambda APIs plus the execution graph, on localhost")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8083, help="port (default 8083, Step Functions Local's)")
-    serve.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"),
-                       help="Step Functions Local MockConfigFile for stateMachineArn#TestCase (default: $SFN_MOCK_CONFIG)")
-    serve.add_argument("--verbose", action="store_true", help="log each request on stderr")
-    graph = sub.add_parser("graph", help="write an execution's graph as a standalone SVG or HTML file")
-    graph.add_argument("execution", help="execution name or ARN")
-    graph.add_argument("--out", required=True, help="FILE.svg or FILE.html")
-    conformance = sub.add_parser("conformance", help="run an ASL conformance corpus file")
-    conformance.add_argument("file")
-    conformance.add_argument("--strict", action="store_true", help="compare every cause word for word")
-    args = parser.parse_args(argv)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
 
-    if args.command == "conformance":
-        from etl_local.conformance import main as conformance_main
 
-        return conformance_main([args.file] + (["--strict"] if args.strict else []))
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        runtime = LocalRuntime(
-            _project_root(Path.cwd()),
-            home=Path(args.home) if args.home else None,
-            virtual_clock=args.virtual_clock,
-            faults=_parse_faults(args.fail),
-            warehouse_dsn=args.warehouse_dsn,
-            from_build=getattr(args, "from_build", False),
-            enforce_memory=args.enforce_memory,
-        )
-        handlers = {"run": cmd_run, "redrive": cmd_redrive, "invoke": cmd_invoke, "executions": cmd_executions, "history": cmd_history, "messages": cmd_messages,
-                    "serve": cmd_serve, "graph": cmd_graph}
-        with runtime:
-            return handlers[args.command](args, runtime)
-    except (TemplateError, DefinitionError) as exc:
+        with contextlib.ExitStack() as cleanup:
+            args.cleanup = cleanup
+            return args.handler(args)
+    except (TemplateError, DefinitionError, UsageError) as exc:
         print(f"etl: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (`| head`) went away: nothing more can be shown; say nothing, as cat does.
+        # Python would report the pipe again when flushing stdout at exit, so point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print("\netl: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

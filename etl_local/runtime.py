@@ -273,6 +273,10 @@ class LocalRuntime:
         """`sam local invoke`: the function's response as JSON; ``LambdaFunctionFailed`` carries its error."""
         return self.host.value(function, event)
 
+    def warehouse(self) -> str:
+        """The warehouse's DSN: the one given, else the embedded PostgreSQL under home, started and seeded."""
+        return self._placeholder("ETL_WAREHOUSE_DSN")
+
 
 def _journaling(journal, on_event: Callable[[dict], None] | None) -> Callable[[dict], None]:
     def record(event: dict) -> None:
