@@ -5,7 +5,8 @@ runs in, found through ``previousEventId`` the way AWS chains events (an iterati
 state follows its ``MapIterationStarted``, a branch's first state follows
 ``ParallelStateStarted``). So concurrent iterations never mix: each state of each
 iteration gets its own line, labelled with the iteration's index and timed from its own
-``StateEntered``. A state that exits after a failure (caught by a ``Catch``) is shown as
+``StateEntered``. A Task also gets a ``start`` line with how many Tasks run at that moment,
+so concurrent iterations show as overlapping invocations. A state that exits after a failure (caught by a ``Catch``) is shown as
 failed with its error; a failure followed by another attempt is shown as a retry.
 """
 from __future__ import annotations

@@ -95,7 +95,7 @@ def test_a_failed_state_is_shown_failed_with_its_error(etl) -> None:
     code, out, err = etl("run", "--pipeline", "nope", "--run-date", "2026-11-26")
     assert code == 1 and "error  SpecError" in out
     assert "cause  unknown pipeline 'nope'" in out and "stackTrace" not in out  # the message, not Lambda's JSON
-    plan = [line for line in err.splitlines() if line.split()[1:2] == ["Plan"]]
+    plan = [line for line in err.splitlines() if line.split()[1:2] == ["Plan"] and not line.startswith("  start")]
     assert len(plan) == 1 and plan[0].split()[0] == "fail" and "SpecError: unknown pipeline 'nope'" in plan[0]
     assert "fail  PipelineFailed" in err
 

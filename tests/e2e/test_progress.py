@@ -54,7 +54,10 @@ def test_every_iteration_and_branch_gets_its_own_line_and_timing() -> None:
     result = machine.execute({"items": [{"sleep": s} for s in SLEEPS]}, tasks=tasks, clock=RealClock(),
                              on_event=Progress(out, branch_starts(machine.definition)))
     assert result.status == "SUCCEEDED"
-    lines = [re.match(r"^  (\w+)\s+(\S+)\s+([\d.]+)s(?:  (.*))?$", line).groups() for line in out.getvalue().splitlines()]
+    printed = out.getvalue().splitlines()
+    starts = [line.split()[1] for line in printed if line.startswith("  start ")]
+    assert sorted(starts) == sorted([f"Fan[0]/Items[{i}]/Work" for i in range(len(SLEEPS))] + ["Fan[1]/Other"])
+    lines = [re.match(r"^  (\w+)\s+(\S+)\s+([\d.]+)s(?:  (.*))?$", line).groups() for line in printed if not line.startswith("  start ")]
     by_label = {}
     for status, label, took, error in lines:
         by_label.setdefault(label, []).append((status, float(took), error))
