@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_local.conformance import main, run_corpus
+from etl_local.conformance import check_execution, main, run_corpus
 from etl_local.history_compare import compare_histories, values_match
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,3 +118,17 @@ def test_superseded_chains_and_recorded_inputs() -> None:
     assert build.superseded(events, "20250109") is None
     assert build.recorded_input({"executionStartedEventDetails": {"input": "[1, 2]"}}) == [1, 2]
     assert build.recorded_input({"executionStartedEventDetails": {"input": {"a": 1}}}) == {"a": 1}
+
+
+@pytest.mark.parametrize(("case_id", "documented"), [
+    # Docs: "States.DataLimitExceeded ... cannot be caught by States.ALL"; AWS caught it (recorded 2024-03).
+    ("catch_data_limit_exceeded_bare_lambda", "SUCCEEDED would be FAILED by the docs"),
+    # Docs: MathRandom takes integers; AWS ran States.MathRandom(12.5, 44.51) (recorded 2023-02).
+    ("intr_math_random_0", "States.IntrinsicFailure by the docs"),
+])
+def test_where_recordings_and_docs_disagree_the_recording_wins(case_id: str, documented: str) -> None:
+    """Issue 11: where AWS's documentation and a recording disagree, the runtime does what was recorded."""
+    corpus = json.loads(CORPORA[0].read_text())
+    case = next(case for case in corpus["cases"] if case["id"] == case_id)
+    assert case["expected"]["status"] == "SUCCEEDED", documented
+    assert check_execution(case, strict=True) == []
