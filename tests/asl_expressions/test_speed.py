@@ -1,12 +1,14 @@
 """The expression layer sits on the engine's hot path (target: <= 50 us per state transition).
 
-Bounds are ~10x what a laptop measures, so only a real regression (e.g. re-parsing on every
-call) trips them.
+Speed itself is measured by `make bench`, never by a test: wall-clock bounds fail on a loaded
+machine. What a test can hold deterministically is the work one warm call does, counted as
+Python function calls (a profiler hook): parsing or compiling again on every call, the
+regression that matters, multiplies that count several times. Bounds are about 3x today's.
 """
 from __future__ import annotations
 
+import sys
 import threading
-import timeit
 from typing import Callable
 
 import pytest
@@ -24,20 +26,34 @@ RULE = {"And": [{"Variable": "$.x", "NumericGreaterThan": 1}, {"Variable": "$.na
 BINDINGS = {"states": {"input": DATA, "context": CONTEXT}, "v": 1}
 
 
-def microseconds(action: Callable[[], object], number: int = 2000) -> float:
+def calls_per_warm_call(action: Callable[[], object]) -> int:
+    """Function calls (Python and C) one call of ``action`` makes once its caches are warm."""
     action()
-    return timeit.timeit(action, number=number) / number * 1e6
+    count = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 @pytest.mark.parametrize(("name", "action", "bound"), [
-    ("read_path", lambda: read_path("$.a.b[2].c", DATA, CONTEXT, {}), 10),
-    ("apply_result_path", lambda: apply_result_path(DATA, "$.r.s", 1), 10),
-    ("render_template", lambda: render_template(TEMPLATE, DATA, CONTEXT, {}, state_name="S", entered_event_id=2), 40),
-    ("choice_rule_matches", lambda: choice_rule_matches(RULE, DATA, CONTEXT, {}), 30),
-    ("jsonata lookup", lambda: evaluate_jsonata_template({"o": "{% $states.input.a %}"}, BINDINGS, field="Output"), 30),
+    # (name, action, bound): today 9, 8, 77, 35 and 20 calls warm; 107, 342 and 119 when parsing again
+    ("read_path", lambda: read_path("$.a.b[2].c", DATA, CONTEXT, {}), 30),
+    ("apply_result_path", lambda: apply_result_path(DATA, "$.r.s", 1), 30),
+    ("render_template", lambda: render_template(TEMPLATE, DATA, CONTEXT, {}, state_name="S", entered_event_id=2), 200),
+    ("choice_rule_matches", lambda: choice_rule_matches(RULE, DATA, CONTEXT, {}), 100),
+    ("jsonata lookup", lambda: evaluate_jsonata_template({"o": "{% $states.input.a %}"}, BINDINGS, field="Output"), 60),
 ])
-def test_hot_operations_are_fast(name: str, action: Callable[[], object], bound: float) -> None:
-    assert microseconds(action) < bound, name
+def test_hot_operations_do_not_parse_again(name: str, action: Callable[[], object], bound: int) -> None:
+    assert calls_per_warm_call(action) < bound, name
 
 
 def test_jsonata_evaluates_correctly_from_many_threads() -> None:
