@@ -198,6 +198,13 @@ class SamApp:
             return PSEUDO[name]
         if name in self.parameters:
             return self.parameters[name]
+        function, _, alias = name.partition(".")
+        if alias == "Alias" and self.resources.get(function, {}).get("Type") == "AWS::Serverless::Function":
+            # SAM's reference to the alias AutoPublishAlias creates: the function's qualified ARN.
+            props = {**self.globals.get("Function", {}), **self.resources[function].get("Properties", {})}
+            if "AutoPublishAlias" not in props:
+                raise TemplateError(f"{self.path.name}: {name} needs AutoPublishAlias on {function}")
+            return f"{function_arn(function)}:{self.resolve(props['AutoPublishAlias'])}"
         resource = self.resources.get(name)
         if resource is None:
             raise TemplateError(f"{self.path.name}: Ref to unknown name {name!r}")
@@ -298,6 +305,9 @@ class SamApp:
             env = self.resolve(props.get("Environment", {}).get("Variables", {}))
             layers, layer_builds = [], []
             for layer in props.get("Layers", []):
+                if isinstance(layer, dict) and "Fn::If" in layer:  # e.g. one layer per architecture
+                    condition, when_true, when_false = layer["Fn::If"]
+                    layer = when_true if self.conditions[condition] else when_false
                 if isinstance(layer, dict) and "Ref" in layer and layer["Ref"] in self.resources:
                     content = self.resources[layer["Ref"]].get("Properties", {}).get("ContentUri")
                     if content:

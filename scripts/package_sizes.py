@@ -64,10 +64,12 @@ def main(argv: list[str]) -> int:
         names = []
         # SAM appends a function's own Layers to the Globals ones.
         for layer in list(global_layers) + list(props.get("Layers", []) or []):
-            ref = layer.get("Ref") if isinstance(layer, dict) else None
-            if ref in layer_dirs:
-                layer_size += dir_size(layer_dirs[ref])
-                names.append(ref)
+            # An !If between layers (one per architecture) counts its largest branch.
+            choices = layer["Fn::If"][1:] if isinstance(layer, dict) and "Fn::If" in layer else [layer]
+            refs = [c.get("Ref") if isinstance(c, dict) else None for c in choices]
+            if all(ref in layer_dirs for ref in refs):
+                layer_size += max(dir_size(layer_dirs[ref]) for ref in refs)
+                names.append(" | ".join(refs))
             else:
                 names.append(f"{layer} (external, not counted)")
         total = code_size + layer_size
