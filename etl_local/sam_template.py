@@ -201,7 +201,7 @@ class SamApp:
         function, _, alias = name.partition(".")
         if alias == "Alias" and self.resources.get(function, {}).get("Type") == "AWS::Serverless::Function":
             # SAM's reference to the alias AutoPublishAlias creates: the function's qualified ARN.
-            props = {**self.globals.get("Function", {}), **self.resources[function].get("Properties", {})}
+            props = self.function_properties(function)
             if "AutoPublishAlias" not in props:
                 raise TemplateError(f"{self.path.name}: {name} needs AutoPublishAlias on {function}")
             return f"{function_arn(function)}:{self.resolve(props['AutoPublishAlias'])}"

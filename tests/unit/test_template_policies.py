@@ -213,8 +213,8 @@ def test_vpc_access_policy_and_vpc_config_only_when_the_vpc_parameters_are_set(s
     attached = {f for f in FUNCTIONS if VPC_POLICY in in_vpc.managed_policies(in_vpc.role_of(f))}
     assert attached == {"ExtractFunction", "ValidateFunction", "LoadFunction"}
     for function in attached:
-        # (the local resolver leaves a CommaDelimitedList as the text it was given)
-        assert in_vpc.resolved(function)["Properties"]["VpcConfig"] == VPC
+        assert in_vpc.resolved(function)["Properties"]["VpcConfig"] == {"SubnetIds": ["subnet-1", "subnet-2"],
+                                                                        "SecurityGroupIds": ["sg-1"]}
 
 
 def test_buckets_are_versioned_expire_old_versions_and_log_access_unless_turned_off(stacks: Callable[..., Stack]) -> None:
@@ -228,7 +228,7 @@ def test_buckets_are_versioned_expire_old_versions_and_log_access_unless_turned_
     off = stacks(AccessLogging="Disabled")
     assert not off.exists("AccessLogBucket") and not off.exists("AccessLogBucketPolicy")
     for bucket in ("RawBucket", "LakeBucket"):
-        assert off.resolved(bucket)["Properties"]["LoggingConfiguration"] is None  # AWS::NoValue
+        assert "LoggingConfiguration" not in off.resolved(bucket)["Properties"]  # AWS::NoValue
 
 
 def test_every_log_group_is_encrypted_with_the_stack_key_that_cloudwatch_logs_may_use(stack: Stack) -> None:
