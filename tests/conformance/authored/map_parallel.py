@@ -192,3 +192,40 @@ CASES.append({"id": "map_state_item_selector_jsonata", "category": "map",
                                                        "var_sample": "{% $ItemsVar %}",
                                                        "string_literal": "string literal"},
                                       "ItemProcessor": passing("Pass")}}}})
+
+
+def reentrant(iterator_key: str, processor_config: dict[str, Any] | None) -> dict[str, Any]:
+    """A Map entered three times from a Choice loop."""
+    return {"StartAt": "StartState", "States": {
+        "StartState": {"Type": "Pass", "Next": "BeforeIteration",
+                       "Parameters": {"Iterations": 3, "Values.$": "States.ArrayRange(0, 3, 1)"}},
+        "BeforeIteration": {"Type": "Pass", "Next": "IterationBody", "Parameters": {
+            "Iterations.$": "States.MathAdd($.Iterations, -1)", "Values.$": "$.Values"}},
+        "IterationBody": {"Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$.Values", "ResultPath": "$.Values",
+                          "Next": "CheckIteration", iterator_key: passing("ProcessValue", processor_config)},
+        "CheckIteration": {"Type": "Choice", "Default": "BeforeIteration", "Choices": [
+            {"Variable": "$.Iterations", "NumericEquals": 0, "Next": "Terminate"}]},
+        "Terminate": {"Type": "Succeed"}}}
+
+
+CASES += [
+    {"id": "map_state_reentrant_legacy", "category": "map", "source": SCENARIOS + "test_map_state_legacy_reentrant",
+     "definition": reentrant("Iterator", None)},
+    {"id": "map_state_reentrant_distributed", "category": "map_distributed",
+     "source": SCENARIOS + "test_map_state_config_distributed_reentrant", "definition": reentrant("ItemProcessor", DISTRIBUTED)},
+    {"id": "map_state_distributed_item_selector_parameters", "category": "map_distributed",
+     "source": SCENARIOS + "test_map_state_config_distributed_item_selector_parameters", "definition": {
+         "StartAt": "Start", "States": {
+             "Start": {"Type": "Pass", "Parameters": {"bucket": "test-bucket", "values": ["1", "2", "3"]},
+                       "ResultPath": "$.content", "Next": "MapState"},
+             "MapState": {"Type": "Map", "MaxConcurrency": 1, "ItemsPath": "$.content.values", "Next": "Finish",
+                          "ItemSelector": {"bucketName.$": "$.content.bucket", "value.$": "$$.Map.Item.Value"},
+                          "ItemProcessor": passing("IteratorInner", DISTRIBUTED)},
+             "Finish": {"Type": "Succeed"}}}},
+    {"id": "parallel_state_nested", "category": "parallel", "source": SCENARIOS + "test_parallel_state_nested",
+     "definition": {"StartAt": "ParallelStateL1", "States": {"ParallelStateL1": parallel([
+         {"StartAt": "ParallelStateL2", "States": {"ParallelStateL2": parallel([chain("BranchL2")], End=True)}}],
+         End=True)}}, "no_history": True,
+     "notes": "History not compared: the snapshot lacks the inner Parallel's Exited event (ids 8-10 are missing), "
+              "which localstack's masking of concurrent events dropped."},
+]
