@@ -24,7 +24,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from etl_local.sam_template import PSEUDO, SamApp
+from etl_local.sam_template import PSEUDO, SamApp, function_arn
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = ["PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction", "LoadFunction",
@@ -249,6 +249,8 @@ def test_functions_publish_an_alias_that_the_state_machine_invokes(stack: Stack)
         assert stack.resources[alias]["Type"] == "AWS::Lambda::Alias"
         assert substitutions[f"{function}Arn"] == {"Ref": alias}
         assert stack.resources[function]["Properties"]["LoggingConfig"] == {"LogFormat": "JSON"}
+        qualified = f"{function_arn(function)}:live"
+        assert stack.allows("EtlStateMachineRole", "lambda:InvokeFunction", qualified), function
 
 
 @pytest.mark.parametrize(("architecture", "layer", "wheels"), [("x86_64", "SharedLayer", "x86_64"),
