@@ -15,7 +15,7 @@ steps that each leave complete files behind:
 4. drop the hidden prefix.
 
 A crash before step 2 leaves the old run untouched; during steps 2-3 every partition holds
-either its old file or its new one (pyarrow writes one file per partition), never half a
+either its old file or its new one (one file per partition), never half a
 file and never both; the next attempt (Step Functions retries the Load) discards the
 leftovers and publishes again. Switching all partitions at one instant would need a table
 format (Iceberg, Delta) over the lake.
@@ -27,11 +27,11 @@ import re
 import uuid
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl_core import storage
 from etl_core.errors import TargetError
+from etl_core.hive import write_hive_partitions
 from etl_core.load.aggregates import aggregate_rows
 from etl_core.load.rows import Rows
 from etl_core.spec.targets import AggregateTarget
@@ -74,17 +74,14 @@ def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], 
     publishing = posixpath.join(root, PUBLISHING_DIR)
     _discard_unfinished(fs, publishing, run_id)
     staged = posixpath.join(publishing, f"{run_id}.{uuid.uuid4().hex}")
-    ds.write_dataset(
-        rows.reader(),
+    write_hive_partitions(  # not ds.write_dataset: see etl_core.hive for the crash it has
+        rows.batches(),
+        rows.schema,
+        fs,
         staged,
-        filesystem=fs,
-        format="parquet",
-        partitioning=partition_by or None,
-        partitioning_flavor="hive" if partition_by else None,
-        basename_template=f"part-{run_id}-{{i}}.parquet",
-        existing_data_behavior="overwrite_or_ignore",
-        min_rows_per_group=storage.BATCH_ROWS,  # row groups of a useful size, not a batch's share of a partition
-        use_threads=False,  # threaded, the reader ran ahead of the writer and memory grew with the input
+        partition_by,
+        basename=f"part-{run_id}-0.parquet",
+        row_group_rows=storage.BATCH_ROWS,  # row groups of a useful size, not a batch's share of a partition
     )
     old = _run_files(fs, root, run_id)
     new = _run_files(fs, staged, run_id)

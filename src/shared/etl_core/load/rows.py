@@ -69,8 +69,3 @@ class Rows:
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Every row once more, in order; only ``columns`` if given."""
         return self._read(columns)
-
-    def reader(self) -> pa.RecordBatchReader:
-        """All rows as a stream, for writers that consume one (pyarrow's dataset writer)."""
-        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
-
