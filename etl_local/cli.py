@@ -10,6 +10,7 @@
     etl conformance FILE [--strict]        run an ASL conformance corpus
     etl serve [--port 8083] [--mock-config F]  Step Functions + Lambda APIs and the execution graph on localhost
     etl graph EXECUTION --out FILE.svg|.html   the execution's graph as a standalone file
+    etl check PIPELINE                     check a spec against its transform's columns, without running it
 
 `run` and `invoke` take SAM's `--parameter-overrides` and `--env-vars`. Each subcommand is one
 `_add_<name>` function (its options) and one `cmd_<name>` function (what it does).
@@ -500,9 +501,25 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return conformance_main([args.file] + (["--strict"] if args.strict else []))
 
 
+# --- check ----------------------------------------------------------------------------------
+def _add_check(sub) -> None:
+    check = sub.add_parser("check", help="check a pipeline spec (columns, types, keys) without running it")
+    check.add_argument("pipeline")
+    check.add_argument("--pipelines", help="folder of the specs (default: src/shared/pipelines of the project)")
+    check.set_defaults(handler=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from etl_local.check import check_pipeline
+
+    passed, report = check_pipeline(args.pipeline, Path(args.pipelines or _project_root(Path.cwd()) / "src" / "shared" / "pipelines"))
+    print(report, file=sys.stdout if passed else sys.stderr)
+    return 0 if passed else 1
+
+
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_run, _add_invoke, _add_executions, _add_history, _add_redrive, _add_messages, _add_sql, _add_serve, _add_graph,
-    _add_conformance,
+    _add_conformance, _add_check,
 ]
 
 

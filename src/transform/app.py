@@ -11,6 +11,7 @@ from etl_core.layout import RunLayout
 from etl_core.observability import stage_handler
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
+from etl_core.spec_check import output_check
 from etl_core.transform import run_transform
 
 
@@ -21,5 +22,7 @@ def lambda_handler(event: TransformEvent, context: LambdaContext) -> dict:
     if event.step == "flatten":
         added = flatten_run(load_spec(settings.pipelines_uri, event.pipeline), layout)
         return {"step": "flatten", "columns_added": added}
-    rows = run_transform(storage.read_json(layout.manifest))
+    # Sources whose columns are known only once staged (inferred, flattened) are checked here, before any write.
+    check = output_check(load_spec(settings.pipelines_uri, event.pipeline), settings.pipelines_uri)
+    rows = run_transform(storage.read_json(layout.manifest), check)
     return {"engine": "lambda", "records": rows, "transformed_uri": layout.transformed}

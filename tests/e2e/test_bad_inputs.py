@@ -51,6 +51,10 @@ targets:
   - {{name: processed, type: lake_parquet, uri: "{{lake_uri}}/processed/shop"}}
 """
 
+AGGREGATE = """\
+  - {{name: totals, type: lake_aggregate, uri: "{{lake_uri}}/aggregated/shop", group_by: [status], aggregates: [{{column: {column}, function: sum, name: total}}]}}
+"""
+
 SQL = """\
 SELECT o.order_id, o.customer_id, c.country AS customer_country, o.order_ts, o.status, o.quantity,
        o.email, o.zip, o.ship_day, o._origin
@@ -138,9 +142,28 @@ CASES = [
          error="SpecError", cause=("quality.corrections[0]", "exactly one of")),
     Case("spec-missing-sql", sql=None, error="SpecError", cause=("shop.yaml: transform.sql: no file at",)),
     Case("spec-named-for-another-pipeline", spec=spec().replace("pipeline: shop", "pipeline: other"), error="SpecError", cause=("says 'other'",)),
-    Case("sql-that-does-not-run", sql="SELECT nope FROM orders", error="SourceError", cause=("transform SQL of pipeline 'shop' failed", "nope")),
+    # --- spec mistakes found against the transform's columns, at Plan, before any write ---------
+    Case("sql-that-does-not-run", sql="SELECT nope FROM orders", error="SpecError", cause=("shop.sql: Binder Error", "nope")),
     Case("rule-on-a-column-the-transform-lacks", spec=spec("[{check: not_null, column: country}]"),
-         error="DataQualityError", cause=("rule not_null(country): column 'country' is not in the transform's output",)),
+         error="SpecError", cause=("shop.yaml: quality.rules[0].column: 'country' not in the transform's output",)),
+    Case("rule-whose-type-cannot-work", spec=spec("[{check: range, column: status, min: 1}]"),
+         error="SpecError", cause=("shop.yaml: quality.rules[0]: rule range(status): cannot be applied to column 'status' (string)",)),
+    Case("reference-to-a-column-the-source-lacks", spec=spec("[{check: references, column: customer_id, source: customers, source_column: id}]"),
+         error="SpecError", cause=("shop.yaml: quality.rules[0]", "source 'customers' has no column 'id'")),
+    Case("correction-of-a-column-the-transform-lacks", spec=spec(corrections="[{trim: [state]}]"),
+         error="SpecError", cause=("shop.yaml: quality.corrections[0]", "'state'")),
+    Case("freshness-of-a-text-column", spec=spec("[{check: freshness, column: status, max_age_hours: 2}]"),
+         error="SpecError", cause=("shop.yaml: quality.rules[0].column: 'status' is string; freshness needs a date or timestamp",)),
+    Case("partition-column-the-transform-lacks", spec=spec().replace('uri: "{lake_uri}/processed/shop"}', 'uri: "{lake_uri}/processed/shop", partition_by: [order_day]}'),
+         error="SpecError", cause=("shop.yaml: targets[0].partition_by: 'order_day' not in the transform's output",)),
+    Case("aggregate-of-a-misspelled-column", spec=spec() + AGGREGATE.format(column="quantty"),
+         error="SpecError", cause=("shop.yaml: targets[1].aggregates[0].column: 'quantty' not in the transform's output",)),
+    Case("sum-of-a-text-column", spec=spec() + AGGREGATE.format(column="status"),
+         error="SpecError", cause=("shop.yaml: targets[1].aggregates[0].function: sum of 'status' (string) cannot be computed",)),
+    Case("key-the-transform-lacks", spec=spec().replace("driving_source: orders}", "driving_source: orders, key: [id]}"),
+         error="SpecError", cause=("shop.yaml: transform.key: 'id' not in the transform's output",)),
+    Case("sql-without-origin", sql=SQL.replace(", o._origin", ""),
+         error="SpecError", cause=("shop.sql: the SELECT must carry _origin (add orders._origin)",)),
     # --- rule failures of each kind: the row is quarantined with a human reason ------------
     Case("not-null", orders(*GOOD_ROWS, "5,,2026-11-26 10:00:00,placed,1,e@x.com,10115,26/11/2026"), spec=spec("[{check: not_null, column: customer_id}]"),
          quarantined=(("validate", "orders.csv:6", "not_null(customer_id): null [quarantine]"),)),
@@ -240,6 +263,9 @@ def test_bad_input(case: Case, make_runtime, tmp_path: Path) -> None:
         assert (result.status, result.error) == ("FAILED", case.error), (result.error, result.cause)
         for fragment in case.cause:
             assert fragment in result.cause, f"{fragment!r} not in cause {result.cause!r}"
+        if case.error in ("SpecError", "InputError"):  # refused at Plan: nothing was written under the lake
+            lake = runtime.home / "lake"
+            assert not lake.exists() or not [p for p in lake.rglob("*") if p.is_file()], sorted(lake.rglob("*"))
         return
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)

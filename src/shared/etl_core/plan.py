@@ -17,7 +17,8 @@ from etl_core.errors import InputError, SourceNotFound
 from etl_core.extract import source_uri
 from etl_core.layout import RunLayout
 from etl_core.settings import Settings
-from etl_core.spec import load_spec, load_sql
+from etl_core.spec import load_spec, load_sql, spec_uri
+from etl_core.spec_check import check_spec
 
 logger = Logger(child=True)
 tracer = Tracer()
@@ -55,6 +56,8 @@ def parse_request(execution_input: object) -> RunRequest:
 def plan_run(request: RunRequest, settings: Settings, execution_start: str | None = None) -> dict:
     spec = load_spec(settings.pipelines_uri, request.pipeline)
     sql = load_sql(settings.pipelines_uri, spec)
+    # Before anything is written: a spec naming a column the transform does not produce fails here.
+    check_spec(spec, sql, spec_uri(settings.pipelines_uri, spec.pipeline), storage.join(settings.pipelines_uri, spec.transform.sql))
     run_date = request.run_date or (
         dt.datetime.fromisoformat(execution_start.replace("Z", "+00:00")).date()
         if execution_start

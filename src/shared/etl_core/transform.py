@@ -11,6 +11,7 @@ engine's inputs: anything larger than the Glue threshold goes to Spark instead.
 from __future__ import annotations
 
 import tempfile
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -25,8 +26,12 @@ tracer = Tracer()
 TRANSFORMED_FILE = "part-0.parquet"
 
 
+#: (output shape, each source's staged shape) -> None, or a SpecError: checked before anything is written.
+OutputCheck = Callable[[pa.Schema, dict[str, pa.Schema]], None]
+
+
 @tracer.capture_method
-def run_transform(manifest: dict) -> int:
+def run_transform(manifest: dict, check: OutputCheck | None = None) -> int:
     """Run the manifest's SQL and write ``transformed/part-0.parquet``; returns the row count."""
     with tempfile.TemporaryDirectory(prefix="etl-transform-") as workdir:
         con = duckdb.connect()
@@ -38,6 +43,8 @@ def run_transform(manifest: dict) -> int:
         except duckdb.Error as exc:
             raise SourceError(f"transform SQL of pipeline {manifest['pipeline']!r} failed: {exc}") from exc
         logger.debug("transform SQL planned", extra={"sources": sorted(manifest["sources"])})
+        if check is not None:
+            check(reader.schema, {name: storage.ParquetParts(uri).schema for name, uri in manifest["sources"].items()})
         storage.delete_prefix(manifest["transformed_uri"])  # a previous run may have been Spark's, with other file names
         target = storage.join(manifest["transformed_uri"], TRANSFORMED_FILE)
         with storage.ParquetSink(target, reader.schema) as sink:
