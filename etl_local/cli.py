@@ -7,6 +7,7 @@
     etl redrive EXECUTION [--from STATE]   resume a failed or killed execution where it stopped
     etl messages [--queue Q] [--topic T] [--execution E] [--since WHEN]   what the local queues and topics received
     etl sql [QUERY]                        a query (or psql) on the embedded PostgreSQL
+    etl rightsize [--stack NAME]           memory and Glue workers suggested from measured use, as sam parameters
     etl conformance FILE [--strict]        run an ASL conformance corpus
     etl serve [--port 8083] [--mock-config F]  Step Functions + Lambda APIs and the execution graph on localhost
     etl graph EXECUTION --out FILE.svg|.html   the execution's graph as a standalone file
@@ -425,6 +426,41 @@ def _psql(dsn: str) -> int:
     return subprocess.run([str(psql), dsn], check=False).returncode
 
 
+# --- rightsize -------------------------------------------------------------------------------
+def _add_rightsize(sub) -> None:
+    rightsize = sub.add_parser("rightsize", help="suggest function memory and Glue workers from measured use")
+    rightsize.add_argument("--stack", help="a deployed stack: CloudWatch Logs Insights over its REPORT lines and its Glue job runs")
+    rightsize.add_argument("--region", help="AWS region of the stack (default: your AWS configuration's)")
+    rightsize.add_argument("--profile", help="AWS profile to use")
+    rightsize.add_argument("--days", type=int, default=14, help="with --stack: how many days of logs to read (default 14)")
+    rightsize.add_argument("--glue-max-workers", type=int, default=10, help="cap when scaling Glue workers up (default 10)")
+    _add_sam_options(rightsize)
+    rightsize.set_defaults(handler=cmd_rightsize)
+
+
+def cmd_rightsize(args: argparse.Namespace) -> int:
+    from etl_local import rightsize
+
+    if args.stack:
+        import boto3
+        import botocore.exceptions
+
+        try:
+            session = boto3.Session(profile_name=args.profile, region_name=args.region)
+            suggestions = rightsize.aws_suggestions(session, args.stack, args.glue_max_workers, days=args.days)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise SystemExit(f"etl rightsize: {exc}") from None
+    else:
+        runtime = _runtime(args)
+        functions = {lid: fn.memory_size for lid, fn in runtime.app.functions().items()}
+        glue = next(iter(runtime.app.glue_jobs().values()), None)
+        workers = int(runtime.app.resolve(runtime.app.resources[glue.logical_id]["Properties"].get("NumberOfWorkers", 2))) if glue else 2
+        executions = [runtime.store.load(e["name"]) for e in runtime.store.list()]
+        suggestions = rightsize.local_suggestions(functions, workers, runtime.home / "logs", executions, args.glue_max_workers)
+    print(rightsize.render(suggestions))
+    return 0
+
+
 # --- serve, graph ---------------------------------------------------------------------------
 def _add_serve(sub) -> None:
     serve = sub.add_parser("serve", help="Step Functions and Lambda APIs plus the execution graph, on localhost")
@@ -518,7 +554,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Callable[[Any], None]] = [
-    _add_run, _add_invoke, _add_executions, _add_history, _add_redrive, _add_messages, _add_sql, _add_serve, _add_graph,
+    _add_run, _add_invoke, _add_executions, _add_history, _add_redrive, _add_messages, _add_sql, _add_rightsize, _add_serve, _add_graph,
     _add_conformance, _add_check,
 ]
 

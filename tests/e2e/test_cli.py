@@ -105,6 +105,12 @@ def test_run_takes_a_pipeline_and_date_or_standard_input(etl, monkeypatch: pytes
     assert code == 0 and "valid        2964" in out, err
     code, out, _ = etl("sql", "select count(*) from analytics.orders")
     assert (code, out) == (0, "2964\n")
+    code, out, _ = etl("rightsize")  # from the run's own REPORT lines
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.endswith(("keep", "MB)", ")"))}
+    functions = ["PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction", "LoadFunction", "FinalizeFunction"]
+    assert all("invocation(s)" in rows[name] for name in functions), out
+    assert "no invocations" in rows["ErrorHandlerFunction"] and "GlueJob" in rows  # neither ran in a successful Lambda-engine run
+    assert out.splitlines()[-1].startswith("sam deploy --parameter-overrides ")
     code, out, _ = etl("sql", "--header", "select 1 as one, null as nothing")
     assert out == "one\tnothing\n1\t\n"
     code, _, err = etl("sql", "select nope")
