@@ -316,7 +316,10 @@ def failure_point(record: dict[str, Any], machine: StateMachine, from_state: str
             current = None
         elif current is not None and kind.endswith(FAILURE_EVENTS) and not kind.startswith("Execution"):
             failed = current
-    state = from_state or failed or current or (record.get("redrive") or {}).get("failed_state")
+    # A process stopped between two states (Ctrl-C) resumes at the last one it entered.
+    last_entered = next((e["stateEnteredEventDetails"]["name"] for e in reversed(events)
+                         if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] in top_level), None)
+    state = from_state or failed or current or (record.get("redrive") or {}).get("failed_state") or last_entered
     if state is None:
         raise ValueError(f"execution {description['name']!r} has no failed state to redrive from")
     if state not in entered_input:

@@ -175,8 +175,8 @@ def test_a_closed_pipe_ends_quietly(etl, tmp_path: Path, warehouse_dsn: str) -> 
 
 def test_ctrl_c_leaves_a_redrivable_execution(etl, tmp_path: Path, warehouse_dsn: str) -> None:
     process = _etl_process(tmp_path / "home", warehouse_dsn, "--fail", "PlanFunction=hang", "run", "--name", "stopped")
-    for line in process.stderr:  # progress: CheckInput done, Plan is next and hangs
-        if "CheckInput" in line:
+    for line in process.stderr:  # progress: Plan has started, and hangs
+        if "start Plan" in line:
             break
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
