@@ -118,6 +118,12 @@ def _add_sam_options(parser: argparse.ArgumentParser) -> None:
                         help="functions' environment variables, SAM's JSON format (default: local.env.json)")
 
 
+def _loaded(target: str, rows: int, statuses: dict[str, str]) -> str:
+    """``target=rows``, and why nothing was written when the load was skipped."""
+    status = statuses.get(target, "loaded")
+    return f"{target}={rows}" if status == "loaded" else f"{target}={rows} ({status})"
+
+
 def _summary(result) -> str:
     lines = [f"Execution {result.name}: {result.status}"]
     if result.status == "SUCCEEDED" and isinstance(result.output, dict) and "counts" in result.output:
@@ -129,7 +135,7 @@ def _summary(result) -> str:
             f"  quarantined  {counts['quarantined']}   (rows and reasons under {result.output.get('quarantine_uri')})",
             f"  deduplicated {counts.get('deduplicated', 0)}",
             f"  warned       {counts.get('warned', 0)}",
-            "  loaded       " + "  ".join(f"{target}={rows}" for target, rows in counts["loaded"].items()),
+            "  loaded       " + "  ".join(_loaded(target, rows, result.output.get("loads") or {}) for target, rows in counts["loaded"].items()),
         ]
         corrected = {name: n for name, n in (counts.get("corrections") or {}).items() if n}
         if corrected:

@@ -39,7 +39,9 @@ def test_happy_path_loads_every_target_and_balances(make_runtime, warehouse_dsn:
     counts = result.output["counts"]
     assert counts["extracted"] == counts["valid"] + counts["quarantined"]
     assert counts["valid"] > 2900 and counts["quarantined"] > 0
-    assert counts["loaded"] == {"processed": counts["valid"], "daily_revenue": counts["valid"], "warehouse": counts["valid"]}
+    aggregated = pq.read_table(runtime.home / "lake" / "aggregated" / "orders_daily_revenue")
+    assert counts["loaded"] == {"processed": counts["valid"], "daily_revenue": aggregated.num_rows, "warehouse": counts["valid"]}
+    assert result.output["loads"] == {"processed": "loaded", "daily_revenue": "loaded", "warehouse": "loaded"}
     assert result.output["engine"] == "lambda"
 
     lake = runtime.home / "lake"

@@ -41,8 +41,11 @@ def test_the_stage_events_run_in_order(runtime) -> None:
     assert validation["passed"] is True
     assert validation["extracted"] == validation["valid"] + validation["quarantined"] + validation["deduplicated"]
     assert validation["corrections"] == {"trim(status)": 0, "case(status)": 0}  # the sample's statuses are clean
+    assert validation["fingerprint"] == event("load.json")["fingerprint"], "events/load.json must name the sample's valid rows"
     loaded = runtime.invoke("LoadFunction", event("load.json"))
-    assert loaded["rows"] == validation["valid"]
+    assert loaded["rows"] == validation["valid"] and loaded["status"] == "loaded"
+    again = runtime.invoke("LoadFunction", event("load.json"))
+    assert again == {**loaded, "status": "skipped: unchanged"}
     decision = runtime.invoke("ErrorHandlerFunction", event("error_handler.json"))
     assert decision["retry"] is True and decision["classification"] == "retryable"
 

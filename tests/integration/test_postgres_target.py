@@ -32,6 +32,7 @@ ROWS = pa.table(
     }
 )
 TARGET = PostgresTarget(name="wh", type="postgres", table="analytics.orders", key=["order_id"])
+RUN = "2026-11-26"
 
 
 def fetch(dsn: str, sql: str) -> list[tuple]:
@@ -40,7 +41,7 @@ def fetch(dsn: str, sql: str) -> list[tuple]:
 
 
 def test_values_round_trip_exactly(warehouse_dsn: str) -> None:
-    assert upsert(ROWS, TARGET, settings_for(warehouse_dsn)) == 3
+    assert upsert(ROWS, TARGET, settings_for(warehouse_dsn), RUN) == 3
     rows = fetch(warehouse_dsn, "SELECT order_id, note, empty, amount, day, at, ok FROM analytics.orders ORDER BY order_id")
     assert rows[1][1] == 'quote " and, comma'
     assert rows[0][2] == "" and rows[2][1] is None  # empty string and NULL stay distinct
@@ -52,25 +53,25 @@ def test_values_round_trip_exactly(warehouse_dsn: str) -> None:
 
 def test_rerun_upserts_instead_of_duplicating(warehouse_dsn: str) -> None:
     settings = settings_for(warehouse_dsn)
-    upsert(ROWS, TARGET, settings)
+    upsert(ROWS, TARGET, settings, RUN)
     changed = ROWS.set_column(1, "note", pa.array(["new", "new", "new"]))
-    upsert(changed, TARGET, settings)
+    upsert(changed, TARGET, settings, RUN)
     assert fetch(warehouse_dsn, "SELECT count(*), min(note), max(note) FROM analytics.orders") == [(3, "new", "new")]
 
 
 def test_identifiers_are_quoted_not_interpolated(warehouse_dsn: str) -> None:
     hostile = pa.table({"order_id": [1], 'x"; DROP TABLE t; --': ["v"]})
-    upsert(hostile, PostgresTarget(name="wh", type="postgres", table="public.weird", key=["order_id"]), settings_for(warehouse_dsn))
+    upsert(hostile, PostgresTarget(name="wh", type="postgres", table="public.weird", key=["order_id"]), settings_for(warehouse_dsn), RUN)
     columns = [r[0] for r in fetch(warehouse_dsn, "SELECT column_name FROM information_schema.columns WHERE table_name = 'weird' ORDER BY ordinal_position")]
-    assert columns == ["order_id", 'x"; DROP TABLE t; --']
+    assert columns == ["order_id", 'x"; DROP TABLE t; --', "etl_run_id"]
 
 
 def test_failure_mid_load_leaves_the_table_unchanged(warehouse_dsn: str) -> None:
     settings = settings_for(warehouse_dsn)
-    upsert(ROWS, TARGET, settings)
+    upsert(ROWS, TARGET, settings, RUN)
     duplicate_keys = pa.concat_tables([ROWS, ROWS])  # MERGE cannot touch a row twice: the statement fails
     with pytest.raises(TargetError, match="target 'wh': table analytics.orders: duplicate keys within one load"):
-        upsert(duplicate_keys.set_column(1, "note", pa.array(["changed"] * 6)), TARGET, settings)
+        upsert(duplicate_keys.set_column(1, "note", pa.array(["changed"] * 6)), TARGET, settings, RUN)
     assert fetch(warehouse_dsn, "SELECT count(*) FROM analytics.orders WHERE note = 'changed'") == [(0,)]
 
 
@@ -78,14 +79,14 @@ def test_existing_table_without_key_constraint_is_a_clear_error(warehouse_dsn: s
     with psycopg.connect(warehouse_dsn) as conn:
         conn.execute("CREATE TABLE public.nokey (order_id bigint, note text)")
     with pytest.raises(TargetError, match=r"has no unique constraint on \['order_id'\]"):
-        upsert(ROWS.select(["order_id", "note"]), PostgresTarget(name="wh", type="postgres", table="public.nokey", key=["order_id"]), settings_for(warehouse_dsn))
+        upsert(ROWS.select(["order_id", "note"]), PostgresTarget(name="wh", type="postgres", table="public.nokey", key=["order_id"]), settings_for(warehouse_dsn), RUN)
 
 
 def test_unreachable_server_is_transient() -> None:
     with pytest.raises(TransientError, match="cannot reach PostgreSQL"):
-        upsert(ROWS, TARGET, settings_for("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
+        upsert(ROWS, TARGET, settings_for("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"), RUN)
 
 
 def test_missing_configuration_is_named() -> None:
     with pytest.raises(TargetError, match="needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN"):
-        upsert(ROWS, TARGET, settings_for(""))
+        upsert(ROWS, TARGET, settings_for(""), RUN)

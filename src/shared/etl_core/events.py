@@ -46,6 +46,7 @@ class ValidateEvent(RunEvent):
 
 class LoadEvent(RunEvent):
     target: str = Field(min_length=1)
+    fingerprint: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Validate's fingerprint of the rows to load")
 
 
 class FinalizeEvent(RunEvent):

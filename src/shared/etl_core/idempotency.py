@@ -112,16 +112,19 @@ def persistence_layer(settings: Settings) -> BasePersistenceLayer:
     raise InputError("set IDEMPOTENCY_TABLE (DynamoDB table) or IDEMPOTENCY_STORE (folder) for the load function")
 
 
-#: Key the response hook adds to a result replayed from the store (the load did not run again).
-REPLAYED = "replayed"
+#: What a skipped load reports as its status, per target, in the execution's output.
+SKIPPED = "skipped: unchanged"
 
 
-def _mark_replayed(response: dict, idempotent_data: DataRecord) -> dict:
-    """Powertools' response hook: runs only when a stored result is returned instead of loading."""
-    return {**response, REPLAYED: True}
+def _skipped(response: dict, record: DataRecord) -> dict:
+    """A load served from its record: the same rows were already loaded into this target."""
+    return {**response, "status": SKIPPED}
 
 
-#: A load is identified by its run and target; a record lives a week so redrives reuse it.
+#: A load is its run, its target (with the target's definition) and the fingerprint of its
+#: rows: the same rows again are skipped, corrected rows load. A record lives a week.
 LOAD_IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="[pipeline, run_id, target]", expires_after_seconds=7 * 24 * 3600, response_hook=_mark_replayed
+    event_key_jmespath="[pipeline, run_id, target, definition, fingerprint]",
+    expires_after_seconds=7 * 24 * 3600,
+    response_hook=_skipped,
 )

@@ -27,6 +27,7 @@ from etl_core.spec import parse_spec
 from etl_core.spec.targets import DynamoDBTarget
 
 TARGET = DynamoDBTarget(name="serving", type="dynamodb", table="orders")
+RUN = "2026-11-26"
 ROWS = pa.table(
     {
         "order_id": pa.array([1, 2], pa.int64()),
@@ -64,24 +65,37 @@ def no_sleep() -> Backoff:
 
 def test_rows_become_faithfully_typed_items(dynamodb: Any) -> None:
     """Numbers travel as their exact digits (DynamoDB itself would store 1.50 as 1.5; moto keeps what was sent)."""
-    assert write_items(ROWS, TARGET, dynamodb) == 2
+    assert write_items(ROWS, TARGET, RUN, dynamodb) == 2
     assert items(dynamodb) == sorted([
         {
             "order_id": {"N": "1"}, "status": {"S": "placed"}, "amount": {"N": "1.50"}, "ratio": {"N": "0.1"},
             "day": {"S": "2026-11-26"}, "at": {"S": "2026-11-26T10:30:00+00:00"}, "ok": {"BOOL": True},
             "tags": {"L": [{"N": "1"}, {"N": "2"}]}, "customer": {"M": {"id": {"N": "7"}, "score": {"N": "0.5"}}},
+            "etl_run_id": {"S": RUN},
         },
         {   # NULL columns are left out; an empty string outside the key is kept
             "order_id": {"N": "2"}, "status": {"S": ""}, "ratio": {"N": "2.5"}, "day": {"S": "2026-11-26"},
             "at": {"S": "2026-11-26T10:30:00+00:00"}, "ok": {"BOOL": False}, "tags": {"L": []},
+            "etl_run_id": {"S": RUN},
         },
     ], key=lambda item: str(item))
 
 
 def test_a_rerun_rewrites_the_same_items(dynamodb: Any) -> None:
-    write_items(ROWS, TARGET, dynamodb)
-    write_items(ROWS.set_column(1, "status", pa.array(["shipped", "shipped"])), TARGET, dynamodb)
+    write_items(ROWS, TARGET, RUN, dynamodb)
+    write_items(ROWS.set_column(1, "status", pa.array(["shipped", "shipped"])), TARGET, RUN, dynamodb)
     assert [(i["order_id"]["N"], i["status"]["S"]) for i in items(dynamodb)] == [("1", "shipped"), ("2", "shipped")]
+
+
+def test_a_corrected_rerun_replaces_exactly_the_runs_items(dynamodb: Any) -> None:
+    """Items of the run that the corrected rows no longer have are deleted; another run's stay."""
+    many = pa.table({"order_id": pa.array(range(30), pa.int64()), "v": ["old"] * 30})
+    assert write_items(many, TARGET, RUN, dynamodb) == 30
+    assert write_items(pa.table({"order_id": pa.array([100], pa.int64()), "v": ["other"]}), TARGET, "2026-11-27", dynamodb) == 1
+    corrected = pa.table({"order_id": pa.array([0, 1, 40], pa.int64()), "v": ["new", "old", "new"]})
+    assert write_items(corrected, TARGET, RUN, dynamodb) == 3
+    held = [(i["order_id"]["N"], i["v"]["S"], i["etl_run_id"]["S"]) for i in items(dynamodb)]
+    assert sorted(held) == [("0", "new", RUN), ("1", "old", RUN), ("100", "other", "2026-11-27"), ("40", "new", RUN)]
 
 
 def test_many_rows_go_in_batches_of_25(dynamodb: Any) -> None:
@@ -96,7 +110,7 @@ def test_many_rows_go_in_batches_of_25(dynamodb: Any) -> None:
             calls.append(len(RequestItems["orders"]))
             return dynamodb.batch_write_item(RequestItems=RequestItems)
 
-    write_items(many, TARGET, Counting())
+    write_items(many, TARGET, RUN, Counting())
     assert calls == [25, 25, 10]
     assert len(items(dynamodb)) == 60
 
@@ -130,7 +144,7 @@ def test_unprocessed_items_are_resent_after_a_jittered_backoff(dynamodb: Any) ->
     many = pa.table({"order_id": pa.array(range(10), pa.int64())})
     throttled = Throttled(dynamodb, "unprocessed", failing=2)
     sleeps: list[float] = []
-    write_items(many, TARGET, throttled, Backoff(base_seconds=0.1, max_seconds=1.0, sleep=sleeps.append))
+    write_items(many, TARGET, RUN, throttled, Backoff(base_seconds=0.1, max_seconds=1.0, sleep=sleeps.append))
     assert throttled.requests == [10, 5, 3]  # 5 written, then 2 of the 5 left, then the last 3
     assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
     assert len(items(dynamodb)) == 10
@@ -138,7 +152,7 @@ def test_unprocessed_items_are_resent_after_a_jittered_backoff(dynamodb: Any) ->
 
 def test_throughput_exceeded_is_retried(dynamodb: Any) -> None:
     throttled = Throttled(dynamodb, "exception")
-    write_items(ROWS, TARGET, throttled, no_sleep())
+    write_items(ROWS, TARGET, RUN, throttled, no_sleep())
     assert throttled.requests == [2, 2]
     assert len(items(dynamodb)) == 2
 
@@ -148,7 +162,7 @@ def test_retries_are_bounded_then_transient(dynamodb: Any, mode: str, last: str)
     throttled = Throttled(dynamodb, mode, failing=100)
     sleeps: list[float] = []
     with pytest.raises(TransientError, match=f"item\\(s\\) still not written after 4 attempts; last: .*{last}"):
-        write_items(ROWS.slice(0, 1), TARGET, throttled, Backoff(attempts=4, base_seconds=1, max_seconds=3, sleep=sleeps.append))
+        write_items(ROWS.slice(0, 1), TARGET, RUN, throttled, Backoff(attempts=4, base_seconds=1, max_seconds=3, sleep=sleeps.append))
     assert len(throttled.requests) == 4 and len(sleeps) == 3
     assert all(0 <= s <= cap for s, cap in zip(sleeps, [1, 2, 3]))
 
@@ -162,7 +176,7 @@ def test_retries_are_bounded_then_transient(dynamodb: Any, mode: str, last: str)
 ])
 def test_rows_dynamodb_cannot_key_or_store_are_refused(dynamodb: Any, rows: pa.Table, message: str) -> None:
     with pytest.raises(TargetError, match=message):
-        write_items(rows, TARGET, dynamodb)
+        write_items(rows, TARGET, RUN, dynamodb)
 
 
 def test_an_empty_string_in_a_key_is_refused_before_writing(aws: str) -> None:
@@ -176,18 +190,18 @@ def test_an_empty_string_in_a_key_is_refused_before_writing(aws: str) -> None:
     rows = pa.table({"country": ["DE", "FR"], "email": ["a@x.de", ""]})
     target = DynamoDBTarget(name="c", type="dynamodb", table="customers", key=["email", "country"])
     with pytest.raises(TargetError, match="1 row\\(s\\) have an empty string in key 'email'"):
-        write_items(rows, target, api)
+        write_items(rows, target, RUN, api)
     assert items(api, "customers") == []
 
 
 def test_a_spec_key_that_is_not_the_tables_is_refused(dynamodb: Any) -> None:
     with pytest.raises(TargetError, match=r"key \['status'\] in the spec, but table orders's key is \['order_id'\]"):
-        write_items(ROWS, TARGET.model_copy(update={"key": ["status"]}), dynamodb)
+        write_items(ROWS, TARGET.model_copy(update={"key": ["status"]}), RUN, dynamodb)
 
 
 def test_a_missing_table_is_a_target_error(aws: str) -> None:
     with pytest.raises(TargetError, match="target 'serving': DynamoDB table orders: ResourceNotFoundException"):
-        write_items(ROWS, TARGET, boto3.client("dynamodb"))
+        write_items(ROWS, TARGET, RUN, boto3.client("dynamodb"))
 
 
 def test_a_spec_selects_the_dynamodb_loader(dynamodb: Any, tmp_path) -> None:
@@ -199,6 +213,6 @@ def test_a_spec_selects_the_dynamodb_loader(dynamodb: Any, tmp_path) -> None:
     layout = RunLayout(str(tmp_path), "orders", "2026-11-26")
     storage.write_parquet(storage.join(layout.validated, "valid.parquet"), ROWS.append_column("_origin", pa.array(["f:2", "f:3"])))
     result = load_target(spec, "serving", layout, Settings.from_env())
-    assert result == {"target": "serving", "type": "dynamodb", "rows": 2, "table": "orders"}
+    assert result == {"target": "serving", "type": "dynamodb", "status": "loaded", "rows": 2, "table": "orders"}
     stored = items(dynamodb)
     assert [i["etl_run_id"] for i in stored] == [{"S": "2026-11-26"}] * 2 and all("_origin" not in i for i in stored)

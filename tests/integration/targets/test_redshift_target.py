@@ -52,6 +52,10 @@ EXPECTED_BATCH = [
     ' "ok" = "s"."ok", "qty" = "s"."qty", "price" = "s"."price", "etl_run_id" = "s"."etl_run_id"'
     ' WHEN NOT MATCHED THEN INSERT ("order_id", "note", "amount", "day", "at", "ok", "qty", "price", "etl_run_id")'
     ' VALUES ("s"."order_id", "s"."note", "s"."amount", "s"."day", "s"."at", "s"."ok", "s"."qty", "s"."price", "s"."etl_run_id")',
+    # the run's rows the corrected load no longer has go; the count is what the table then holds for the run
+    'DELETE FROM "analytics"."orders" WHERE "analytics"."orders"."etl_run_id" = \'2026-11-26\''
+    ' AND NOT EXISTS (SELECT 1 FROM "etl_staging" AS "s" WHERE "analytics"."orders"."order_id" = "s"."order_id")',
+    'SELECT count(*) FROM "analytics"."orders" WHERE "analytics"."orders"."etl_run_id" = \'2026-11-26\'',
     'DROP TABLE "etl_staging"',
 ]
 STATEMENT_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
@@ -70,7 +74,7 @@ def described(status: str, **extra) -> dict:
 
 
 def test_the_batch_text_is_exact() -> None:
-    assert batch_statements(ROWS.schema, TARGET, SOURCE, ROLE) == EXPECTED_BATCH
+    assert batch_statements(ROWS.schema, TARGET, SOURCE, ROLE, "2026-11-26") == EXPECTED_BATCH
 
 
 def test_copy_text_is_exact_and_hostile_names_stay_quoted() -> None:
@@ -79,9 +83,10 @@ def test_copy_text_is_exact_and_hostile_names_stay_quoted() -> None:
     )
     hostile = pa.schema([("id", pa.int64()), ('x"; DROP TABLE t; --', pa.string())])
     target = RedshiftTarget.model_construct(**{**TARGET.model_dump(), "table": 'we"ird.t', "key": ["id"]})
-    batch = batch_statements(hostile, target, SOURCE, ROLE)
-    assert batch[1] == 'CREATE TABLE IF NOT EXISTS "we""ird"."t" ("id" bigint, "x""; DROP TABLE t; --" varchar(65535), PRIMARY KEY ("id"))'
-    assert batch[4].endswith('VALUES ("s"."id", "s"."x""; DROP TABLE t; --")')
+    batch = batch_statements(hostile.append(pa.field("etl_run_id", pa.string())), target, SOURCE, ROLE, "r1")
+    assert batch[1] == ('CREATE TABLE IF NOT EXISTS "we""ird"."t" ("id" bigint, "x""; DROP TABLE t; --" varchar(65535), '
+                        '"etl_run_id" varchar(65535), PRIMARY KEY ("id"))')
+    assert batch[4].endswith('VALUES ("s"."id", "s"."x""; DROP TABLE t; --", "s"."etl_run_id")')
 
 
 @pytest.mark.parametrize("uri", ["/home/me/lake/rows.parquet", "s3://lake/it's.parquet", "s3://lake/a\\b", "s3://lake/a\nb"])
@@ -192,8 +197,11 @@ def test_the_load_writes_the_rows_to_s3_then_sends_the_batch(lake_bucket: str, m
     stub.add_response("batch_execute_statement", {"Id": STATEMENT_ID},
                       {"Sqls": EXPECTED_BATCH, "StatementName": "etl:orders:2026-11-26:warehouse", "WorkgroupName": "etl", "Database": "dev"})
     stub.add_response("describe_statement", described("FINISHED"))
+    count_statement = f"{STATEMENT_ID}:{len(EXPECTED_BATCH) - 1}"  # sub-statements count from 1: the count is last but one
+    stub.add_response("get_statement_result", {"Records": [[{"longValue": 2}]], "TotalNumRows": 1}, {"Id": count_statement})
     with stub:
         result = merge_into_redshift(ROWS, TARGET, RunLayout(lake_bucket, "orders", "2026-11-26"), api=api)
+    stub.assert_no_pending_responses()
     assert result == {"rows": 2, "table": "analytics.orders", "statement_id": STATEMENT_ID}
     fs, path = storage.resolve(SOURCE)
     assert pq.read_table(path, filesystem=fs).equals(ROWS)  # the very columns, in the order the staging table declares
@@ -206,6 +214,7 @@ def test_the_spec_role_wins_over_the_environment(lake_bucket: str, monkeypatch: 
     stub.add_response("batch_execute_statement", {"Id": STATEMENT_ID},
                       {"Sqls": expected, "StatementName": "etl:orders:2026-11-26:warehouse", "WorkgroupName": "etl", "Database": "dev"})
     stub.add_response("describe_statement", described("FINISHED"))
+    stub.add_response("get_statement_result", {"Records": [[{"longValue": 2}]]}, {"Id": f"{STATEMENT_ID}:{len(expected) - 1}"})
     with stub:
         merge_into_redshift(ROWS, TARGET.model_copy(update={"iam_role": "arn:aws:iam::123456789012:role/from-spec"}),
                             RunLayout(lake_bucket, "orders", "2026-11-26"), api=api)

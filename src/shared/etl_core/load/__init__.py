@@ -6,6 +6,7 @@ function's package, and the lake targets must work without either.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ from etl_core.spec import PipelineSpec, expand
 logger = Logger(child=True)
 tracer = Tracer()
 
-__all__ = ["LOADERS", "RUN_COLUMN", "LoadContext", "Rows", "load_target"]
+__all__ = ["LOADED", "LOADERS", "RUN_COLUMN", "LoadContext", "Rows", "load_identity", "load_target"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ def _lake_parquet(rows: Rows, target: Any, ctx: LoadContext) -> dict:
 
 def _lake_aggregate(rows: Rows, target: Any, ctx: LoadContext) -> dict:
     uri = ctx.uri(target.uri)
-    return {"rows": rows.num_rows, "groups": write_aggregate(rows, uri, target, ctx.layout.run_id), "uri": uri}
+    return {"rows": write_aggregate(rows, uri, target, ctx.layout.run_id), "input_rows": rows.num_rows, "uri": uri}
 
 
 def _postgres(rows: Rows, target: Any, ctx: LoadContext) -> dict:
     from etl_core.load.postgres import upsert
 
-    return {"rows": upsert(rows, target, ctx.settings), "table": target.table}
+    return {"rows": upsert(rows, target, ctx.settings, ctx.layout.run_id), "table": target.table}
 
 
 def _redshift(rows: Rows, target: Any, ctx: LoadContext) -> dict:
@@ -58,7 +59,7 @@ def _redshift(rows: Rows, target: Any, ctx: LoadContext) -> dict:
 def _dynamodb(rows: Rows, target: Any, ctx: LoadContext) -> dict:
     from etl_core.load.dynamodb import write_items
 
-    return {"rows": write_items(rows, target), "table": target.table}
+    return {"rows": write_items(rows, target, ctx.layout.run_id), "table": target.table}
 
 
 #: The spec's target ``type`` -> its loader: (publishable rows, target model, context) -> result fields.
@@ -71,10 +72,28 @@ LOADERS: dict[str, Callable[[Rows, Any, LoadContext], dict]] = {
 }
 
 
+#: The status of a load that wrote its rows (a skipped one: etl_core.idempotency.SKIPPED).
+LOADED = "loaded"
+
+
+def load_identity(spec: PipelineSpec, pipeline: str, run_id: str, target_name: str, fingerprint: str) -> dict[str, str]:
+    """What identifies a load: the run, the target with a hash of its definition (a changed
+    aggregate or key must load again), and the fingerprint Validate gave the run's rows."""
+    definition = spec.target(target_name).model_dump_json()
+    return {
+        "pipeline": pipeline,
+        "run_id": run_id,
+        "target": target_name,
+        "definition": "sha256:" + hashlib.sha256(definition.encode()).hexdigest(),
+        "fingerprint": fingerprint,
+    }
+
+
 @tracer.capture_method
 def load_target(spec: PipelineSpec, target_name: str, layout: RunLayout, settings: Settings) -> dict:
+    """Replace the run's rows in the target; ``rows`` is what the target holds for the run afterwards."""
     target = spec.target(target_name)
     rows = Rows.validated(layout.validated, layout.run_id)
     logger.debug("loading target", extra={"target": target.name, "type": target.type})
     result = LOADERS[target.type](rows, target, LoadContext(spec, layout, settings))
-    return {"target": target.name, "type": target.type, **result}
+    return {"target": target.name, "type": target.type, "status": LOADED, **result}

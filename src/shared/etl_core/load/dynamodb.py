@@ -1,7 +1,10 @@
 """DynamoDB target: one item per row, written with BatchWriteItem.
 
 Idempotent by nature: every row is a put by its key, so a re-run rewrites the same items
-instead of adding new ones. Rows without a key, with an empty string in a key, or sharing
+instead of adding new ones. A load replaces the run's items: items of the run (its
+``etl_run_id`` attribute) whose key the new rows no longer have are deleted, found by a
+scan of the table filtered on the run (DynamoDB has no query by a non-key attribute
+without an index the spec cannot assume). Rows without a key, with an empty string in a key, or sharing
 a key are refused before anything is written (DynamoDB would reject the first and let the
 last write of a key silently win for the others).
 
@@ -32,7 +35,7 @@ from etl_core.errors import TargetError, TransientError
 from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys
 from etl_core.load.retry import Backoff
-from etl_core.load.rows import Rows
+from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.spec.targets import DynamoDBTarget
 
 MAX_BATCH_ITEMS = 25  # BatchWriteItem's limit
@@ -128,11 +131,52 @@ def _write_group(api: Any, target: DynamoDBTarget, requests: list[dict], backoff
     raise TransientError(f"{what}: {len(pending)} item(s) still not written after {backoff.attempts} attempts; last: {last_error}")
 
 
-def write_items(rows: Rows | pa.Table, target: DynamoDBTarget, api: Any | None = None, backoff: Backoff = Backoff()) -> int:
-    """Put every row; ``api`` is a DynamoDB client (made if not given)."""
-    rows = Rows.of(rows)
+def _run_item_keys(api: Any, target: DynamoDBTarget, key: list[str], run_id: str) -> Iterator[dict[str, dict]]:
+    """The keys of the items the table holds for the run, page by page."""
+    names = {f"#k{i}": name for i, name in enumerate(key)}
+    request = {
+        "TableName": target.table,
+        "FilterExpression": "#run = :run",
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#run": RUN_COLUMN},
+        "ExpressionAttributeValues": {":run": {"S": run_id}},
+    }
+    with target_errors(f"target {target.name!r}: DynamoDB table {target.table}"):
+        for page in api.get_paginator("scan").paginate(**request):
+            yield from page.get("Items", [])
+
+
+def _comparable(attributes: dict[str, dict], key: list[str]) -> tuple:
+    """A key as DynamoDB compares it: numbers by value ("1.0" is "1"), strings and binaries as they are."""
+    parts = []
+    for name in key:
+        (kind, value), = attributes[name].items()
+        parts.append((kind, Decimal(value) if kind == "N" else value))
+    return tuple(parts)
+
+
+def _stale_keys(api: Any, rows: Rows, target: DynamoDBTarget, key: list[str], run_id: str) -> list[dict]:
+    """Delete requests for the run's items whose key is not among the rows'."""
+    loaded = {_comparable(to_item(row), key) for batch in rows.batches(key) for row in batch.to_pylist()}
+    return [
+        {"DeleteRequest": {"Key": {k: item[k] for k in key}}}
+        for item in _run_item_keys(api, target, key, run_id)
+        if _comparable(item, key) not in loaded
+    ]
+
+
+def write_items(
+    rows: Rows | pa.Table, target: DynamoDBTarget, run_id: str, api: Any | None = None, backoff: Backoff = Backoff()
+) -> int:
+    """Replace the run's items by the rows; ``api`` is a DynamoDB client (made if not given).
+    Returns the items the table holds for the run: one per row, keys being unique."""
+    rows = Rows.of(rows, run_id)
     api = api or client("dynamodb")
-    check_rows(rows, table_key(api, target), target)
+    key = table_key(api, target)
+    check_rows(rows, key, target)
+    stale = _stale_keys(api, rows, target, list(key), run_id)
     for requests in _items(rows, target):
         _write_group(api, target, requests, backoff)
+    for start in range(0, len(stale), MAX_BATCH_ITEMS):
+        _write_group(api, target, stale[start:start + MAX_BATCH_ITEMS], backoff)
     return rows.num_rows

@@ -28,6 +28,7 @@ import uuid
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from etl_core import storage
 from etl_core.errors import TargetError
@@ -63,9 +64,15 @@ def _discard_unfinished(fs: pafs.FileSystem, publishing: str, run_id: str) -> No
             fs.delete_dir(info.path)
 
 
+def rows_in(fs: pafs.FileSystem, root: str, files: set[str]) -> int:
+    """Rows in the given Parquet files under ``root``, from their footers."""
+    return sum(pq.read_metadata(posixpath.join(root, relative), filesystem=fs).num_rows for relative in files)
+
+
 def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
     """Publish the rows under ``uri`` as described above; they stream through pyarrow's dataset
-    writer, which holds at most a row group's worth of rows per open partition."""
+    writer, which holds at most a row group's worth of rows per open partition. Returns the
+    rows the run's published files hold, read back from their footers."""
     rows = Rows.of(rows)
     missing = [c for c in partition_by if c not in rows.column_names]
     if missing:
@@ -93,16 +100,19 @@ def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], 
         fs.delete_file(posixpath.join(root, relative))
     if fs.get_file_info(staged).type == pafs.FileType.Directory:  # zero rows stage no file at all
         fs.delete_dir(staged)
-    return rows.num_rows
+    return rows_in(fs, root, _run_files(fs, root, run_id))
 
 
 def write_aggregate(rows: Rows | pa.Table, uri: str, target: AggregateTarget, run_id: str) -> int:
-    """One object per run, written atomically by storage.write_parquet: nothing to stage."""
+    """One object per run, written atomically by storage.write_parquet: nothing to stage.
+    Returns the aggregate rows (groups) the run's object holds, read back from its footer."""
     rows = Rows.of(rows)
     columns = target.group_by + [a.column for a in target.aggregates if a.column]
     unknown = [c for c in columns if c not in rows.column_names]
     if unknown:
         raise TargetError(f"target {target.name!r}: unknown column(s) {unknown}; rows have {rows.column_names}")
     table = aggregate_rows(rows, target)
-    storage.write_parquet(storage.join(uri, f"run_id={run_id}", "part-0.parquet"), table)
-    return table.num_rows
+    written = storage.join(uri, f"run_id={run_id}", "part-0.parquet")
+    storage.write_parquet(written, table)
+    fs, path = storage.resolve(written)
+    return pq.read_metadata(path, filesystem=fs).num_rows

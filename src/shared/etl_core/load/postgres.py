@@ -2,8 +2,10 @@
 
 Everything happens in one transaction: the rows stream batch by batch into a temporary
 staging table by COPY (fast, and values never pass through SQL text), then the shared MERGE
-(etl_core.load.warehouse_sql) applies them on the key, so a crash leaves the table as it
-was and a re-run updates the same keys instead of duplicating them. The table's unique
+(etl_core.load.warehouse_sql) applies them on the key and the run's rows that are no longer
+in it are deleted, so a crash leaves the table as it was and a re-run leaves exactly the
+run's new rows, never duplicates. The count returned is read back from the table in the
+same transaction: the rows it holds for the run. The table's unique
 constraint on the key is required: it is what makes PostgreSQL itself refuse two rows with
 one key (MERGE raises a cardinality or unique violation), instead of loading both.
 """
@@ -63,10 +65,11 @@ def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table) -> None:
             copy.write(buffer.getvalue())
 
 
-def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings) -> int:
-    rows = Rows.of(rows)
+def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, run_id: str) -> int:
+    """Replace run ``run_id``'s rows of the table by ``rows``; the rows the table then holds for the run."""
+    rows = Rows.of(rows, run_id)
     require_columns(rows, target.key, target.name)
-    statements = warehouse_load(target.table, rows.schema, target.key, "postgres")
+    statements = warehouse_load(target.table, rows.schema, target.key, "postgres", run_id)
     try:
         with psycopg.connect(conninfo(settings), connect_timeout=10) as conn, conn.cursor() as cur:
             for statement in statements.prepare:
@@ -76,8 +79,10 @@ def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings) ->
                 raise TargetError(f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}")
             _copy_rows(cur, rows)
             cur.execute(statements.merge)
+            cur.execute(statements.prune)
+            held = cur.execute(statements.count).fetchone()[0]
             cur.execute(statements.cleanup)
-            return rows.num_rows
+            return held
     except psycopg.OperationalError as exc:
         raise TransientError(f"target {target.name!r}: cannot reach PostgreSQL: {exc}") from exc
     except psycopg.errors.CardinalityViolation as exc:  # a staged key matching an existing row twice

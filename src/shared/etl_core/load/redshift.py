@@ -10,7 +10,9 @@ Through the Redshift Data API (boto3 ``redshift-data``), not redshift-connector,
   Secrets Manager secret), so no database password sits in its configuration.
 
 ``batch_execute_statement`` runs the statements as one transaction, so a failure anywhere
-leaves the table as it was. It returns at once: the loader polls ``describe_statement``
+leaves the table as it was; the run's rows are replaced (MERGE, then the run's rows no longer
+loaded are deleted), and the batch's count statement, read with ``get_statement_result``,
+says how many rows the table holds for the run. It returns at once: the loader polls ``describe_statement``
 for at most the target's ``max_wait_seconds`` and, past that, cancels the batch (which
 rolls it back) and raises TransientError, so a timed-out load never commits behind the
 pipeline's back and the retry starts clean.
@@ -83,10 +85,22 @@ def copy_statement(s3_uri: str, iam_role: str) -> str:
     return f"COPY {quote_ident(STAGING_TABLE)} FROM '{s3_uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
 
 
-def batch_statements(schema: pa.Schema, target: RedshiftTarget, s3_uri: str, iam_role: str) -> list[str]:
-    """The one transaction sent to the Data API: prepare, COPY, MERGE, drop the staging table."""
-    load = warehouse_load(target.table, schema, target.key, "redshift")
-    return [*load.prepare, copy_statement(s3_uri, iam_role), load.merge, load.cleanup]
+def batch_statements(schema: pa.Schema, target: RedshiftTarget, s3_uri: str, iam_role: str, run_id: str) -> list[str]:
+    """The one transaction sent to the Data API: prepare, COPY, MERGE, prune the run's rows
+    no longer loaded, count the run's rows (``COUNT_STATEMENT`` from the end), drop the staging table."""
+    load = warehouse_load(target.table, schema, target.key, "redshift", run_id)
+    return [*load.prepare, copy_statement(s3_uri, iam_role), load.merge, load.prune, load.count, load.cleanup]
+
+
+#: Where the count is in a batch: the second statement from its end.
+COUNT_STATEMENT = -2
+
+
+def rows_held(api: Any, target: RedshiftTarget, statement_id: str, statements: int) -> int:
+    """The count statement's answer: sub-statements of a batch are ``<batch id>:<n>``, from 1."""
+    with target_errors(f"target {target.name!r}: Redshift Data API", _TRANSIENT_CODES):
+        result = api.get_statement_result(Id=f"{statement_id}:{statements + COUNT_STATEMENT + 1}")
+    return int(result["Records"][0][0]["longValue"])
 
 
 def _connection(target: RedshiftTarget) -> dict[str, str]:
@@ -153,7 +167,7 @@ def run_batch(
 
 def merge_into_redshift(rows: Rows | pa.Table, target: RedshiftTarget, layout: RunLayout, api: Any | None = None) -> dict:
     """Load the run's rows into the target's table; ``api`` is a redshift-data client (made if not given)."""
-    rows = Rows.of(rows)
+    rows = Rows.of(rows, layout.run_id)
     require_unique_keys(rows, target.key, target.name)
     uri = copy_source(layout, target)
     if not uri.startswith("s3://"):
@@ -161,7 +175,7 @@ def merge_into_redshift(rows: Rows | pa.Table, target: RedshiftTarget, layout: R
             f"target {target.name!r}: Redshift COPY reads from S3 only, but the run's data is at {uri} "
             "(LAKE_URI must be an s3:// bucket to load Redshift)"
         )
-    sqls = batch_statements(rows.schema, target, uri, copy_role(target))
+    sqls = batch_statements(rows.schema, target, uri, copy_role(target), layout.run_id)
     fs, path = storage.resolve(uri)
     # Streamed batch by batch; on S3 the (multipart) object appears whole at close or not at all.
     # Snappy is COPY's most portable codec.
@@ -169,5 +183,6 @@ def merge_into_redshift(rows: Rows | pa.Table, target: RedshiftTarget, layout: R
         for batch in rows.batches():
             writer.write_batch(batch)
     name = f"etl:{layout.pipeline}:{layout.run_id}:{target.name}"[:500]
-    statement_id = run_batch(api or client("redshift-data"), target, sqls, name)
-    return {"rows": rows.num_rows, "table": target.table, "statement_id": statement_id}
+    api = api or client("redshift-data")
+    statement_id = run_batch(api, target, sqls, name)
+    return {"rows": rows_held(api, target, statement_id, len(sqls)), "table": target.table, "statement_id": statement_id}

@@ -11,17 +11,13 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
+from etl_core.fingerprint import publishable_names
 from etl_core.storage import ParquetParts
 
 RUN_COLUMN = "etl_run_id"
 
 #: (columns, or None for all) -> the rows' batches, from the first row.
 Reader = Callable[[list[str] | None], Iterator[pa.RecordBatch]]
-
-
-def _publishable_names(schema: pa.Schema) -> list[str]:
-    """Pipeline-internal columns (``_origin`` ...) are not published."""
-    return [name for name in schema.names if not name.startswith("_")]
 
 
 def _stamp(run_id: str, rows: int) -> pa.Array:
@@ -37,11 +33,13 @@ class Rows:
         self._read = read
 
     @classmethod
-    def of(cls, rows: "Rows | pa.Table") -> "Rows":
-        """``rows`` itself, or a table's rows in its own batches."""
+    def of(cls, rows: "Rows | pa.Table", run_id: str | None = None) -> "Rows":
+        """``rows`` itself, or a table's rows in its own batches (stamped with ``run_id`` if it has none)."""
         if isinstance(rows, Rows):
             return rows
         table = rows
+        if run_id is not None and RUN_COLUMN not in table.column_names:
+            table = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows))
         return cls(table.schema, table.num_rows, lambda columns: iter((table.select(columns) if columns else table).to_batches()))
 
     @classmethod
@@ -49,7 +47,7 @@ class Rows:
         """The run's valid rows as every target gets them: internal columns dropped, the run id
         added (``RUN_COLUMN``) for lineage."""
         parts = ParquetParts(uri)
-        names = _publishable_names(parts.schema)
+        names = publishable_names(parts.schema)
         schema = pa.schema([parts.schema.field(n) for n in names]).append(pa.field(RUN_COLUMN, pa.string()))
 
         def read(columns: list[str] | None) -> Iterator[pa.RecordBatch]:

@@ -7,23 +7,32 @@ table on the key, drop the staging table. PostgreSQL 15+ and Redshift both accep
 THEN INSERT ...`` in the form written here (the target is not aliased, the source is a
 table, SET names bare columns), so the load logic is tested once, on a real PostgreSQL.
 
-The statements are plain text because Redshift's Data API takes text. Every identifier is
-double-quoted here (quotes inside doubled), and no value is ever written into SQL: rows reach
-the staging table only through COPY. A spec or a column name cannot inject SQL.
+A load replaces the run's rows: after the MERGE, the run's rows whose key the new rows no
+longer have are deleted (``prune``), so a corrected re-run leaves exactly its new rows; then
+``count`` says how many rows the table holds for the run, which is what the load reports.
+
+The statements are plain text because Redshift's Data API takes text (a batch takes no
+parameters). Every identifier is double-quoted here (quotes inside doubled); rows reach the
+staging table only through COPY. The one value written into SQL is the run id, as a quoted
+literal, and only if it is made of letters, digits and ``_.:-`` (what Plan accepts). A spec,
+a column name or a run id cannot inject SQL.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
 
 from etl_core.errors import TargetError
+from etl_core.load.rows import RUN_COLUMN
 
 Dialect = Literal["postgres", "redshift"]
 
 STAGING_TABLE = "etl_staging"
 _SOURCE_ALIAS = "s"
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
 
 
 def quote_ident(name: str) -> str:
@@ -31,6 +40,13 @@ def quote_ident(name: str) -> str:
     if not name or "\x00" in name:
         raise TargetError(f"invalid SQL identifier {name!r}: it is empty or contains a NUL character")
     return '"' + name.replace('"', '""') + '"'
+
+
+def run_literal(run_id: str) -> str:
+    """The run id as a SQL string literal; anything but a plain run id is refused, never escaped."""
+    if not _RUN_ID.fullmatch(run_id):
+        raise TargetError(f"run id {run_id!r} cannot be written into SQL: use letters, digits and _ . : - only")
+    return f"'{run_id}'"
 
 
 def quote_table(table: str) -> str:
@@ -68,21 +84,24 @@ def _names(columns: list[str], prefix: str = "") -> str:
 @dataclass(frozen=True)
 class WarehouseLoad:
     """The statements of one load, in order: ``prepare``, then the loader's COPY into
-    ``STAGING_TABLE``, then ``merge``, then ``cleanup`` — all in one transaction."""
+    ``STAGING_TABLE``, then ``merge``, ``prune``, ``count`` (one row: the run's rows in the
+    table), then ``cleanup`` — all in one transaction."""
 
     prepare: list[str]
     merge: str
+    prune: str
+    count: str
     cleanup: str
 
 
-def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Dialect) -> WarehouseLoad:
-    """The statements loading rows of ``schema`` into ``table``, merged on ``key``.
+def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Dialect, run_id: str) -> WarehouseLoad:
+    """The statements replacing run ``run_id``'s rows of ``table`` by rows of ``schema``, merged on ``key``.
 
     The staging table has the rows' columns in the rows' order (Redshift's COPY from Parquet
     maps columns by position); the table is created with them if it does not exist yet.
     """
     columns = schema.names
-    missing = [k for k in key if k not in columns]
+    missing = [k for k in [*key, RUN_COLUMN] if k not in columns]
     if missing:
         raise TargetError(f"table {table}: key column(s) {missing} not in the rows' columns {columns}")
     target = quote_table(table)
@@ -101,4 +120,10 @@ def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Diale
         f" WHEN MATCHED THEN UPDATE SET {', '.join(f'{quote_ident(c)} = {source}{quote_ident(c)}' for c in updated)}"
         f" WHEN NOT MATCHED THEN INSERT ({_names(columns)}) VALUES ({_names(columns, source)})"
     )
-    return WarehouseLoad(prepare=prepare, merge=merge, cleanup=f"DROP TABLE {staging}")
+    this_run = f"{target}.{quote_ident(RUN_COLUMN)} = {run_literal(run_id)}"
+    prune = (
+        f"DELETE FROM {target} WHERE {this_run}"
+        f" AND NOT EXISTS (SELECT 1 FROM {staging} AS {quote_ident(_SOURCE_ALIAS)} WHERE {on})"
+    )
+    count = f"SELECT count(*) FROM {target} WHERE {this_run}"
+    return WarehouseLoad(prepare=prepare, merge=merge, prune=prune, count=count, cleanup=f"DROP TABLE {staging}")

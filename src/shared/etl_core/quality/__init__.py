@@ -33,6 +33,7 @@ from aws_lambda_powertools import Logger, Tracer
 from etl_core import storage
 from etl_core.corrections import DedupePlan, check_corrections, correct_batch, corrected_columns, plan_dedupes
 from etl_core.errors import ConservationError, DataQualityError
+from etl_core.fingerprint import RowsFingerprint
 from etl_core.layout import RunLayout
 from etl_core.quality.row_rules import NO_LOOKUPS, Failures, Lookups, rule_failures
 from etl_core.quality.run_rules import check_run_rules, fold_newest, freshness_columns
@@ -68,6 +69,8 @@ class ValidationResult:
     corrections: dict[str, int] = field(default_factory=dict)
     #: Run rules of severity warn that the run broke, as reasons.
     warnings: list[str] = field(default_factory=list)
+    #: The valid rows' fingerprint (etl_core.fingerprint): part of every load's identity.
+    fingerprint: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,6 +178,7 @@ class _Outputs:
     quarantined: storage.ParquetSink
     warned: storage.ParquetSink
     superseded: storage.ParquetSink
+    fingerprint: RowsFingerprint
     counts: dict[str, int]
     failing: int = 0
     examples: list[str] = field(default_factory=list)
@@ -192,6 +196,7 @@ def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, shape: pa.Tabl
         quarantined=sink(layout.quarantine(STAGE), annotated),
         warned=sink(layout.quarantine("warned"), annotated),
         superseded=sink(layout.quarantine("dedupe"), _annotated(superseded, [], {}).schema),
+        fingerprint=RowsFingerprint(shape.schema),
         counts=dict.fromkeys(labels, 0),
     )
 
@@ -212,7 +217,9 @@ def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: Dedup
         return table.num_rows
     bad_rows = pc.indices_nonzero(verdicts.quarantine).to_pylist()
     warned_rows = pc.indices_nonzero(pc.and_(verdicts.warn, pc.invert(verdicts.quarantine))).to_pylist()
-    out.valid.write(table.filter(pc.invert(verdicts.quarantine)) if bad_rows else table)
+    kept = table.filter(pc.invert(verdicts.quarantine)) if bad_rows else table
+    out.valid.write(kept)
+    out.fingerprint.update(kept.cast(out.valid.schema))
     out.quarantined.write(_annotated(table, bad_rows, verdicts.reasons))
     out.warned.write(_annotated(table, warned_rows, verdicts.reasons))
     superseded = corrected.superseded
@@ -292,4 +299,5 @@ def validate_run(
         quarantine_uri=layout.quarantine_root,
         corrections=out.counts,
         warnings=warnings,
+        fingerprint=out.fingerprint.hexdigest(),
     )
