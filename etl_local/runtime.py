@@ -5,7 +5,8 @@ it runs whatever the template declares, with local stand-ins chosen by configura
 (local.env.json, in the format of `sam local invoke --env-vars`).
 
 Served locally: Lambda (the template's functions), SQS, SNS, Glue and EMR Serverless
-``startJobRun.sync``, DynamoDB putItem/getItem/deleteItem/updateItem, and S3 for Distributed
+``startJobRun.sync``, DynamoDB putItem/getItem/deleteItem/updateItem (and DynamoDB for the
+handlers, at ``${ETL_DYNAMODB_ENDPOINT}``: etl_local.dynamodb), and S3 for Distributed
 Map ItemReader/ResultWriter. Each ``AWS::S3::Bucket`` is a folder: the folder local.env.json
 gives the variable the template sets to ``s3://<bucket>`` (LAKE_URI -> ``<home>/lake``,
 RAW_URI -> the sample raw folder), else ``<home>/buckets/<LogicalId>``. Any other resource, or
@@ -31,7 +32,8 @@ from typing import Any, Callable
 from etl_local.asl import Clock, ExecutionResult, RealClock, StateMachine, TaskHandler, TaskRegistry, VirtualClock
 from etl_local.asl.callbacks import TaskCallbacks
 from etl_local.asl.storage import LocalBuckets
-from etl_local.integrations import LocalDynamoDB, LocalEmrServerless, LocalGlue, LocalMessaging
+from etl_local.dynamodb import DynamoDBEndpoint, DynamoDBTasks
+from etl_local.integrations import LocalEmrServerless, LocalGlue, LocalMessaging
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
 from etl_local.store import ExecutionStore
@@ -83,7 +85,7 @@ class LocalRuntime:
                                enforce_memory=self.enforce_memory)
         self.callbacks = TaskCallbacks()
         self.buckets = LocalBuckets(self._bucket_folders())
-        self.dynamodb = LocalDynamoDB(self.home / "dynamodb", self._key_schemas())
+        self.dynamodb = DynamoDBTasks(DynamoDBEndpoint(self.home / "dynamodb", self._tables()))
         self._handlers: dict[str, TaskHandler] = {}
 
     # --- configuration ----------------------------------------------------------------
@@ -92,6 +94,8 @@ class LocalRuntime:
             return str(self.home)
         if name == "ETL_ROOT":
             return str(self.root)
+        if name == "ETL_DYNAMODB_ENDPOINT":
+            return self.dynamodb.endpoint.endpoint
         if name == "ETL_WAREHOUSE_DSN":
             if not self._warehouse_ready:
                 self.warehouse_dsn = self.warehouse_dsn or start_postgres(self.home / "pg")
@@ -99,7 +103,9 @@ class LocalRuntime:
                 apply_sql(self.warehouse_dsn, seeds)
                 self._warehouse_ready = True
             return self.warehouse_dsn
-        raise TemplateError(f"local.env.json: unknown placeholder ${{{name}}} (known: ETL_HOME, ETL_ROOT, ETL_WAREHOUSE_DSN)")
+        raise TemplateError(
+            f"local.env.json: unknown placeholder ${{{name}}} (known: ETL_HOME, ETL_ROOT, ETL_WAREHOUSE_DSN, ETL_DYNAMODB_ENDPOINT)"
+        )
 
     def _env_for(self, logical_id: str) -> dict[str, str]:
         return {k: PLACEHOLDER.sub(lambda m: self._placeholder(m.group(1)), v) for k, v in self.local_env.for_function(logical_id).items()}
@@ -119,15 +125,16 @@ class LocalRuntime:
                     folders[bucket] = Path(folder.removeprefix("file://"))
         return folders
 
-    def _key_schemas(self) -> dict[str, list[str]]:
-        """Each template table's name and key attributes (HASH first, then RANGE)."""
-        schemas = {}
+    def _tables(self) -> dict[str, dict[str, Any]]:
+        """Each template table's name, KeySchema and the AttributeDefinitions of its keys."""
+        tables = {}
         for lid, resource in self.app.resources.items():
             if resource.get("Type") == "AWS::DynamoDB::Table":
-                key_schema = self.app.resolve(resource.get("Properties", {}).get("KeySchema", []))
-                ordered = sorted(key_schema, key=lambda key: key.get("KeyType") != "HASH")
-                schemas[self.app.ref(lid)] = [key["AttributeName"] for key in ordered]
-        return schemas
+                properties = self.app.resolve(resource.get("Properties", {}))
+                keys = {key["AttributeName"] for key in properties.get("KeySchema", [])}
+                definitions = [d for d in properties.get("AttributeDefinitions", []) if d["AttributeName"] in keys]
+                tables[self.app.ref(lid)] = {"KeySchema": properties.get("KeySchema", []), "AttributeDefinitions": definitions}
+        return tables
 
     def task_registry(self, callbacks: TaskCallbacks | None = None) -> TaskRegistry:
         """What serves each Task resource: the template's functions and the local integrations.
@@ -145,9 +152,8 @@ class LocalRuntime:
         registry.register("arn:aws:states:::aws-sdk:glue:getJob", glue.get_job)
         emr = LocalEmrServerless(self.root, self.buckets, logs, self._env_for("GlueJob"))
         registry.register("arn:aws:states:::emr-serverless:startJobRun.sync", emr.start_job_run_sync)
-        for action, handler in (("putItem", self.dynamodb.put_item), ("getItem", self.dynamodb.get_item),
-                                ("deleteItem", self.dynamodb.delete_item), ("updateItem", self.dynamodb.update_item)):
-            registry.register(f"arn:aws:states:::dynamodb:{action}", handler)
+        for action in DynamoDBTasks.ACTIONS:
+            registry.register(f"arn:aws:states:::dynamodb:{action}", self.dynamodb.handler(action))
         for resource, handler in self._handlers.items():
             registry.register(resource, handler)
         return registry
