@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import uuid
@@ -488,6 +489,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"etl: cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     machines = ", ".join(record.name for record in server.api.machines.values())
     print(f"etl serve: listening on {server.url} (state machines: {machines}; graph at {server.url}/)", flush=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops as Ctrl-C does: running executions end ABORTED, the port is freed
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

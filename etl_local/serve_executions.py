@@ -86,7 +86,7 @@ class ExecutionRunner:
         return clock if isinstance(clock, VirtualClock) else StoppableClock(clock, run.stop)
 
     def start(self, machine: StateMachine, name: str, execution_input: Any, input_text: str,
-              tasks: Callable[[TaskCallbacks], TaskRegistry], *, redrive: bool = False, wait: bool = False) -> Running:
+              tasks: Callable[[TaskCallbacks], TaskRegistry], *, redrive: bool = False) -> Running:
         """Run (or redrive) an execution in a thread; returns once its first event is stored."""
         arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
         run = Running(arn=arn, name=name, input_text=input_text)
@@ -119,7 +119,7 @@ class ExecutionRunner:
                 run.done.set()
 
         threading.Thread(target=target, name=f"execution-{name}", daemon=True).start()
-        (run.done if wait else run.started).wait()
+        run.started.wait()
         return run
 
     def stop(self, arn: str, error: str | None, cause: str | None) -> bool:

@@ -325,7 +325,9 @@ class StepFunctionsApi:
                 if same and not sync:
                     return {"executionArn": execution_arn, "startDate": epoch(existing["startDate"])}
                 raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
-            run = self.runner.start(record.machine, name, execution_input, input_text, tasks, wait=sync)
+            run = self.runner.start(record.machine, name, execution_input, input_text, tasks)
+        if sync:  # outside the lock: other requests go on while this execution runs
+            run.done.wait()
         if case is not None:  # a redrive goes on counting the mocked invocations
             self.test_cases[execution_arn] = case
         if run.failure is not None and run.result is None:
