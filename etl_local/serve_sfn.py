@@ -420,38 +420,34 @@ class StepFunctionsApi:
         return {"redriveDate": epoch(dt.datetime.now(dt.timezone.utc))}
 
     # -- task tokens ----------------------------------------------------------------------
-    def _callbacks(self, token: Any) -> TaskCallbacks:
+    def _answer(self, token: Any, answer: Callable[[TaskCallbacks], None]) -> dict[str, Any]:
+        """Answer the task waiting for ``token``: AWS's TaskDoesNotExist when none is (any more)."""
         if not isinstance(token, str) or not token:
             raise ApiError("InvalidToken", "Invalid Token: 'Invalid token'")
         callbacks = self.runner.callbacks_for(token)
-        if callbacks is None:
-            raise ApiError("TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'")
-        return callbacks
+        try:
+            if callbacks is None:
+                raise TaskDoesNotExist(token)
+            answer(callbacks)
+        except TaskDoesNotExist:
+            raise ApiError("TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'") from None
+        return {}
 
     def op_SendTaskSuccess(self, params: dict[str, Any]) -> dict[str, Any]:
         _required(params, "taskToken", "output")
         output = _json_input(params["output"], code="InvalidOutput")
-        try:
-            self._callbacks(params["taskToken"]).send_task_success(params["taskToken"], output)
-        except TaskDoesNotExist:
-            raise ApiError("TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'") from None
-        return {}
+        token = params["taskToken"]
+        return self._answer(token, lambda callbacks: callbacks.send_task_success(token, output))
 
     def op_SendTaskFailure(self, params: dict[str, Any]) -> dict[str, Any]:
         _required(params, "taskToken")
-        try:
-            self._callbacks(params["taskToken"]).send_task_failure(params["taskToken"], params.get("error"), params.get("cause"))
-        except TaskDoesNotExist:
-            raise ApiError("TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'") from None
-        return {}
+        token = params["taskToken"]
+        return self._answer(token, lambda callbacks: callbacks.send_task_failure(token, params.get("error"), params.get("cause")))
 
     def op_SendTaskHeartbeat(self, params: dict[str, Any]) -> dict[str, Any]:
         _required(params, "taskToken")
-        try:
-            self._callbacks(params["taskToken"]).send_task_heartbeat(params["taskToken"])
-        except TaskDoesNotExist:
-            raise ApiError("TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'") from None
-        return {}
+        token = params["taskToken"]
+        return self._answer(token, lambda callbacks: callbacks.send_task_heartbeat(token))
 
     # -- TestState ------------------------------------------------------------------------
     def op_TestState(self, params: dict[str, Any]) -> dict[str, Any]:
