@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import threading
 import uuid
@@ -44,7 +45,7 @@ def epoch(value: str | dt.datetime | None) -> float | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return round(value.timestamp(), 3)
+    return math.floor(value.timestamp() * 1000) / 1000  # milliseconds, as history timestamps are cut
 
 
 @dataclass

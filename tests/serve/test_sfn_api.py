@@ -315,3 +315,14 @@ def test_unknown_operation_and_bad_body(server):
         urllib.request.urlopen(request)
     body = json.loads(excinfo.value.read())
     assert excinfo.value.code == 400 and body["__type"] == "UnknownOperationException"
+
+
+def test_test_state_calls_the_projects_function(sfn):
+    event = {"error": {"Error": "TransientError", "Cause": "reset"}, "failed_state": "Extract", "attempt": 0,
+             "execution_id": "arn:aws:states:us-east-1:123456789012:execution:EtlStateMachine:x"}
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload",
+            "Parameters": {"FunctionName": "ErrorHandlerFunction", "Payload": event}, "Next": "Decide"}
+    answer = sfn.test_state(definition=json.dumps(task), input="{}")
+    assert answer["status"] == "SUCCEEDED" and answer["nextState"] == "Decide"
+    decision = json.loads(answer["output"])
+    assert decision["failed_state"] == "Extract" and decision["retry"] is True
