@@ -37,7 +37,7 @@ def test_happy_path_of_the_projects_machine(sfn):
     # A mocked bare-ARN Lambda logs Lambda events; a mocked integration logs Task events with its resource.
     plan = [e for e in events if e["type"].startswith("LambdaFunction")][:3]
     assert [e["type"] for e in plan] == ["LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded"]
-    assert plan[0]["lambdaFunctionScheduledEventDetails"]["resource"].endswith(":function:PlanFunction")
+    assert plan[0]["lambdaFunctionScheduledEventDetails"]["resource"].startswith("arn:aws:lambda:us-east-1:123456789012:function:PlanFunction")
     sns = [e for e in events if e["type"].startswith("Task") and not e["type"].startswith("TaskState")]
     assert [e["type"] for e in sns] == ["TaskScheduled", "TaskStarted", "TaskSucceeded"]
     assert sns[0]["taskScheduledEventDetails"]["resourceType"] == "sns"
