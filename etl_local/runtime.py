@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ class LocalRuntime:
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
         self._warehouse_ready = False
+        self._warehouse_lock = threading.Lock()
         self.home = (self.home or self.root / ".etl").resolve()
         self.app = SamApp(self.root / "template.yaml", self.parameter_overrides)
         self.local_env = read_env_file(self.env_file or self.root / "local.env.json")
@@ -97,11 +99,12 @@ class LocalRuntime:
         if name == "ETL_DYNAMODB_ENDPOINT":
             return self.dynamodb.endpoint.endpoint
         if name == "ETL_WAREHOUSE_DSN":
-            if not self._warehouse_ready:
-                self.warehouse_dsn = self.warehouse_dsn or start_postgres(self.home / "pg")
-                seeds = self.seed_sql if self.seed_sql is not None else sorted((self.root / "sample" / "rds").glob("*.sql"))
-                apply_sql(self.warehouse_dsn, seeds)
-                self._warehouse_ready = True
+            with self._warehouse_lock:  # concurrent Map iterations start their functions at the same time
+                if not self._warehouse_ready:
+                    self.warehouse_dsn = self.warehouse_dsn or start_postgres(self.home / "pg")
+                    seeds = self.seed_sql if self.seed_sql is not None else sorted((self.root / "sample" / "rds").glob("*.sql"))
+                    apply_sql(self.warehouse_dsn, seeds)
+                    self._warehouse_ready = True
             return self.warehouse_dsn
         raise TemplateError(
             f"local.env.json: unknown placeholder ${{{name}}} (known: ETL_HOME, ETL_ROOT, ETL_WAREHOUSE_DSN, ETL_DYNAMODB_ENDPOINT)"
