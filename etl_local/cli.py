@@ -294,7 +294,10 @@ def _add_executions(sub) -> None:
 
 
 def cmd_executions(args: argparse.Namespace) -> int:
-    executions = _runtime(args).store.list()
+    store = _runtime(args).store
+    executions = store.list()
+    for problem in store.skipped:  # an unreadable record is named, and hides no other execution
+        print(f"etl: skipped {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps(executions, indent=2))
         return 0

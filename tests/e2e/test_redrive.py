@@ -94,13 +94,19 @@ def test_sigkill_during_load_then_redrive_leaves_exact_rows(make_runtime, wareho
     else:
         pytest.fail("the third load never started")
     time.sleep(0.3)
+    runtime = make_runtime()
+    with pytest.raises(ValueError, match=f"'killed' is still running in process {process.pid}"):
+        runtime.redrive("killed")  # two processes must never run one execution
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    with journal.open("a") as torn:
+        torn.write('{"id": 999, "type": "LambdaFunctionSuc')  # as if killed in the middle of writing an event
 
-    runtime = make_runtime()
     assert runtime.home == home
-    assert runtime.store.load("killed")["execution"]["status"] == "RUNNING"
-    result = runtime.redrive("killed")
+    with pytest.warns(UserWarning, match="torn"):
+        assert runtime.store.load("killed")["execution"]["status"] == "RUNNING"
+    with pytest.warns(UserWarning, match="torn"):
+        result = runtime.redrive("killed")
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     valid = result.output["counts"]["valid"]

@@ -14,8 +14,9 @@ same ``__HIVE_DEFAULT_PARTITION__`` for nulls), so readers see exactly what
 """
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -23,6 +24,18 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 _ROW = "__etl_row"
+
+
+@contextlib.contextmanager
+def _naming(path: str) -> Iterator[None]:
+    """An OS error (a full disk, a read-only or denied folder) says which file it hit: pyarrow's
+    own message for a failed write ("Error writing bytes to file") names none."""
+    try:
+        yield
+    except OSError as exc:
+        if path in str(exc):
+            raise
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 class _PartitionFile:
@@ -33,8 +46,9 @@ class _PartitionFile:
         self._row_group_rows = row_group_rows
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-        fs.create_dir(posixpath.dirname(path), recursive=True)
-        self._writer = pq.ParquetWriter(path, schema, filesystem=fs)
+        with _naming(path):
+            fs.create_dir(posixpath.dirname(path), recursive=True)
+            self._writer = pq.ParquetWriter(path, schema, filesystem=fs)
 
     def add(self, rows: pa.Table) -> None:
         self._pending.append(rows)
@@ -44,12 +58,14 @@ class _PartitionFile:
 
     def _flush(self) -> None:
         if self._pending_rows:
-            self._writer.write_table(pa.concat_tables(self._pending), row_group_size=max(self._pending_rows, 1))
+            with _naming(self.path):
+                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=max(self._pending_rows, 1))
         self._pending, self._pending_rows = [], 0
 
     def close(self) -> None:
         self._flush()
-        self._writer.close()
+        with _naming(self.path):
+            self._writer.close()
 
     def abandon(self) -> None:
         """Release the file after a failure elsewhere; what it holds is discarded by the caller's retry."""

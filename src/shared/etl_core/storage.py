@@ -5,6 +5,7 @@ writes through here and the lake layout is identical on AWS and on a laptop.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -90,14 +91,32 @@ def read_bytes(uri: str) -> bytes:
         raise SourceNotFound(f"no object at {uri}") from exc
 
 
+@contextlib.contextmanager
+def _publishing(fs: pafs.FileSystem, tmp: str, uri: str) -> Iterator[None]:
+    """A failed write leaves no temporary file behind, and its OS error (a full disk, a
+    read-only or denied folder) names the object it was writing."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            if fs.get_file_info(tmp).type == pafs.FileType.File:
+                fs.delete_file(tmp)
+        except OSError:
+            pass  # the first failure is the one to report
+        if isinstance(exc, OSError) and uri not in str(exc):
+            raise OSError(exc.errno, f"cannot write {uri}: {exc.strerror or exc}") from exc
+        raise
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     """Write whole or not at all: a temporary sibling then a move (a rename locally, a copy on S3)."""
     fs, path = resolve(uri)
-    fs.create_dir(os.path.dirname(path), recursive=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with fs.open_output_stream(tmp) as out:
-        out.write(data)
-    fs.move(tmp, path)
+    with _publishing(fs, tmp, uri):
+        fs.create_dir(os.path.dirname(path), recursive=True)
+        with fs.open_output_stream(tmp) as out:
+            out.write(data)
+        fs.move(tmp, path)
 
 
 def read_json(uri: str) -> Any:
@@ -119,10 +138,11 @@ def delete_prefix(uri: str) -> None:
 def write_parquet(uri: str, table: pa.Table) -> None:
     """One Parquet object, written atomically so a crash never leaves half a file to read."""
     fs, path = resolve(uri)
-    fs.create_dir(os.path.dirname(path), recursive=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    pq.write_table(table, tmp, filesystem=fs, compression="zstd")
-    fs.move(tmp, path)
+    with _publishing(fs, tmp, uri):
+        fs.create_dir(os.path.dirname(path), recursive=True)
+        pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+        fs.move(tmp, path)
 
 
 #: Rows per batch when a stage streams Parquet: big enough for vectorised work to dominate,

@@ -226,3 +226,65 @@ def test_a_file_that_cannot_be_opened_is_an_error_never_a_crash(tmp_path: Path) 
     )
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
     assert result.stdout.strip() == "every failure raised"
+
+
+class FullDisk:
+    """A file whose every write fails as a full disk does."""
+
+    closed = False
+
+    def write(self, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FullDiskFS(CrashingLocalFS):
+    def open_output_stream(self, path: str, metadata: dict):
+        return pa.PythonFile(FullDisk(), mode="w")
+
+
+def test_a_full_disk_is_an_error_naming_the_file_and_the_next_run_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = str(tmp_path / "processed")
+    write_partitioned(OLD, uri, ["day"], RUN)
+    use_fs(monkeypatch, FullDiskFS(crash_at=None))
+    with pytest.raises(OSError, match=rf"cannot write {tmp_path}/processed/_publishing/{RUN}\.[0-9a-f]+/day=a/part-{RUN}-0\.parquet: .*No space left on device"):
+        write_partitioned(NEW, uri, ["day"], RUN)
+    monkeypatch.undo()
+    assert visible(uri) == by_partition(OLD)
+    write_partitioned(NEW, uri, ["day"], RUN)
+    assert visible(uri) == by_partition(NEW)
+    assert not (Path(uri) / "_publishing").exists()  # the leftovers and the empty hidden folder are gone
+
+
+def test_a_failed_object_write_leaves_no_temporary_file_and_names_the_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fs(monkeypatch, FullDiskFS(crash_at=None))
+    target = str(tmp_path / "aggregated" / "run_id=r" / "part-0.parquet")
+    with pytest.raises(OSError, match=f"cannot write {target}: .*No space left on device"):
+        storage.write_parquet(target, OLD)
+    monkeypatch.undo()
+    assert list((tmp_path / "aggregated" / "run_id=r").iterdir()) == []
+
+
+def test_the_load_names_the_target_and_the_file_a_full_disk_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl_core.errors import TargetError
+    from etl_core.layout import RunLayout
+    from etl_core.load import load_target
+    from etl_core.settings import Settings
+    from etl_core.spec import parse_spec
+
+    spec = parse_spec(
+        "pipeline: demo\nsources: [{name: s, type: s3, uri: x, format: csv, columns: {day: string, v: int64}}]\n"
+        "transform: {sql: demo.sql}\n"
+        'targets: [{name: processed, type: lake_parquet, uri: "{lake_uri}/processed", partition_by: [day]}]\n',
+        "demo.yaml",
+    )
+    layout = RunLayout(str(tmp_path / "lake"), "demo", RUN)
+    storage.write_parquet(storage.join(layout.validated, "part-0.parquet"), NEW.drop_columns(["etl_run_id"]))
+    use_fs(monkeypatch, FullDiskFS(crash_at=None))
+    with pytest.raises(TargetError, match=rf"target 'processed' \(lake_parquet\): cannot write {tmp_path}/lake/processed/_publishing/.*No space left on device"):
+        load_target(spec, "processed", layout, Settings.from_env())

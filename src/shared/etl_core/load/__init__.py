@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Tracer
 
+from etl_core.errors import TargetError
 from etl_core.layout import RunLayout
 from etl_core.load.lake import write_aggregate, write_partitioned
 from etl_core.load.rows import RUN_COLUMN, Rows
@@ -95,5 +96,8 @@ def load_target(spec: PipelineSpec, target_name: str, layout: RunLayout, setting
     target = spec.target(target_name)
     rows = Rows.validated(layout.validated, layout.run_id)
     logger.debug("loading target", extra={"target": target.name, "type": target.type})
-    result = LOADERS[target.type](rows, target, LoadContext(spec, layout, settings))
+    try:
+        result = LOADERS[target.type](rows, target, LoadContext(spec, layout, settings))
+    except OSError as exc:  # a full disk, a read-only or denied folder: say which target, and where
+        raise TargetError(f"target {target.name!r} ({target.type}): {exc.strerror or exc}") from exc
     return {"target": target.name, "type": target.type, "status": LOADED, **result}

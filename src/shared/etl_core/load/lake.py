@@ -22,6 +22,7 @@ format (Iceberg, Delta) over the lake.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import uuid
@@ -70,7 +71,7 @@ def rows_in(fs: pafs.FileSystem, root: str, files: set[str]) -> int:
 
 
 def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
-    """Publish the rows under ``uri`` as described above; they stream through pyarrow's dataset
+    """Publish the rows under ``uri`` as described above; they stream through etl_core.hive's
     writer, which holds at most a row group's worth of rows per open partition. Returns the
     rows the run's published files hold, read back from their footers."""
     rows = Rows.of(rows)
@@ -100,7 +101,19 @@ def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], 
         fs.delete_file(posixpath.join(root, relative))
     if fs.get_file_info(staged).type == pafs.FileType.Directory:  # zero rows stage no file at all
         fs.delete_dir(staged)
+    _drop_if_empty(fs, publishing)
     return rows_in(fs, root, _run_files(fs, root, run_id))
+
+
+def _drop_if_empty(fs: pafs.FileSystem, folder: str) -> None:
+    """Remove the hidden prefix once no run publishes through it. Only where a folder can be
+    removed if and only if empty (rmdir): another run of the pipeline may be staging there
+    right now, and a recursive delete would take its files. On S3 an empty prefix is nothing."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty (another run is publishing) or already gone
 
 
 def write_aggregate(rows: Rows | pa.Table, uri: str, target: AggregateTarget, run_id: str) -> int:
