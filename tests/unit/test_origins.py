@@ -55,17 +55,6 @@ CSV_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CSV_CASES))
-def test_csv_origin_is_the_rows_first_physical_line(tmp_path: Path, case: str) -> None:
-    data, expected = CSV_CASES[case]
-    assert extract(tmp_path, "csv", "in.csv", data) == expected
-
-
-def test_gzip_csv_counts_the_lines_of_the_decompressed_text(tmp_path: Path) -> None:
-    data, expected = CSV_CASES["quoted-field-spanning-lines"]
-    assert extract(tmp_path, "csv", "in.csv.gz", gzip.compress(data)) == expected
-
-
 def test_the_done_when_file_blank_lines_and_a_quoted_multiline_field(tmp_path: Path) -> None:
     """Issue 8's check: quarantine origins equal the physical line numbers."""
     data = (b"id,note\n1,ok\n\n2,\"a note\nover two lines\"\n\nx,bad id\n3,fine\n\n\"4\",\"and\nthree\nlines\"\nfive,bad\n")
@@ -86,12 +75,13 @@ JSONL_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(JSONL_CASES))
-def test_jsonl_origin_is_the_records_physical_line(tmp_path: Path, case: str) -> None:
-    data, expected = JSONL_CASES[case]
-    assert extract(tmp_path, "jsonl", "in.jsonl", data) == expected
+CASES = {"csv": CSV_CASES, "jsonl": JSONL_CASES}
+GZIPPED = [("csv", "quoted-field-spanning-lines"), ("jsonl", "blank-lines")]
 
 
-def test_gzip_jsonl(tmp_path: Path) -> None:
-    data, expected = JSONL_CASES["blank-lines"]
-    assert extract(tmp_path, "jsonl", "in.jsonl.gz", gzip.compress(data)) == expected
+@pytest.mark.parametrize(("fmt", "case", "gzipped"), [(f, c, False) for f in CASES for c in sorted(CASES[f])] + [(f, c, True) for f, c in GZIPPED])
+def test_origin_is_the_rows_first_physical_line(tmp_path: Path, fmt: str, case: str, gzipped: bool) -> None:
+    """gzip: the lines are those of the decompressed text."""
+    data, expected = CASES[fmt][case]
+    name = f"in.{fmt}.gz" if gzipped else f"in.{fmt}"
+    assert extract(tmp_path, fmt, name, gzip.compress(data) if gzipped else data) == expected
