@@ -32,9 +32,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from etl_core.redaction import redact
 from etl_local.asl import DefinitionError, TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.integrations import read_messages
+from etl_local.names import InvalidName
 from etl_local.progress import Progress, branch_starts, readable_cause
 from etl_local.runtime import LocalRuntime, describe
 from etl_local.sam_template import TemplateError
@@ -145,7 +147,7 @@ def _summary(result) -> str:
         lines.append(json.dumps(result.output, indent=2))
     else:
         lines += [f"  error  {result.error}", f"  cause  {readable_cause(result.cause, limit=2000)}"]
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def _progress(args: argparse.Namespace, definition: dict) -> Progress | None:
@@ -599,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
             return args.handler(args)
     except (TemplateError, DefinitionError, UsageError) as exc:
         print(f"etl: {exc}", file=sys.stderr)
+        return 2
+    except InvalidName as exc:
+        print(f"etl: InvalidName: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader (`| head`) went away: nothing more can be shown; say nothing, as cat does.

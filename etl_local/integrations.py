@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from etl_core.redaction import redact_data
 from etl_local.asl import TaskContext, TaskFailed
 from etl_local.asl.storage import LocalBuckets, NoSuchKey, UnknownBucket
 from etl_local.sam_template import GlueJobDef
@@ -30,7 +31,7 @@ _APPEND_LOCK = threading.Lock()
 def _append(path: Path, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _APPEND_LOCK, path.open("a") as out:
-        out.write(json.dumps(record, sort_keys=True) + "\n")
+        out.write(json.dumps(redact_data(record), sort_keys=True) + "\n")
 
 
 def read_messages(path: Path) -> list[dict]:
@@ -73,7 +74,7 @@ class LocalMessaging:
 
 
 def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SQS's checksum, not security
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()  # SQS's checksum, not security
 
 
 def run_script(argv: list[str], log_path: Path, env: dict[str, str]) -> tuple[bool, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import threading
 import uuid
@@ -30,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from etl_core import redaction
 from etl_local.asl import Clock, ExecutionResult, RealClock, StateMachine, TaskHandler, TaskRegistry, VirtualClock
 from etl_local.asl.callbacks import TaskCallbacks
 from etl_local.asl.storage import LocalBuckets
 from etl_local.dynamodb import DynamoDBEndpoint, DynamoDBTasks
 from etl_local.integrations import LocalEmrServerless, LocalGlue, LocalMessaging
 from etl_local.lambda_host import LambdaHost
+from etl_local.names import check_execution_name
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
 from etl_local.store import ExecutionStore
 from etl_local.warehouse import apply_sql, start_postgres
@@ -89,6 +92,7 @@ class LocalRuntime:
         self.buckets = LocalBuckets(self._bucket_folders())
         self.dynamodb = DynamoDBTasks(DynamoDBEndpoint(self.home / "dynamodb", self._tables()))
         self._handlers: dict[str, TaskHandler] = {}
+        register_secrets(self.warehouse_dsn, *os.environ.items())
 
     # --- configuration ----------------------------------------------------------------
     def _placeholder(self, name: str) -> str:
@@ -103,7 +107,11 @@ class LocalRuntime:
                 if not self._warehouse_ready:
                     self.warehouse_dsn = self.warehouse_dsn or start_postgres(self.home / "pg")
                     seeds = self.seed_sql if self.seed_sql is not None else sorted((self.root / "sample" / "rds").glob("*.sql"))
-                    apply_sql(self.warehouse_dsn, seeds)
+                    redaction.register_dsn(self.warehouse_dsn)
+                    try:
+                        apply_sql(self.warehouse_dsn, seeds)
+                    except Exception as exc:  # a DSN libpq cannot parse is echoed in its error: never show it
+                        raise redaction.scrubbed(exc) from None
                     self._warehouse_ready = True
             return self.warehouse_dsn
         raise TemplateError(
@@ -111,7 +119,9 @@ class LocalRuntime:
         )
 
     def _env_for(self, logical_id: str) -> dict[str, str]:
-        return {k: PLACEHOLDER.sub(lambda m: self._placeholder(m.group(1)), v) for k, v in self.local_env.for_function(logical_id).items()}
+        env = {k: PLACEHOLDER.sub(lambda m: self._placeholder(m.group(1)), v) for k, v in self.local_env.for_function(logical_id).items()}
+        register_secrets(None, *env.items())
+        return env
 
     def _bucket_folders(self) -> dict[str, Path]:
         """Each template bucket's folder: where local.env.json points the variable naming it, or under home."""
@@ -224,7 +234,7 @@ class LocalRuntime:
         wraps it) and ``clock`` the runtime's clock (a stoppable one).
         """
         machine = machine or self.state_machine(state_machine)
-        name = name or str(uuid.uuid4())
+        name = check_execution_name(name or str(uuid.uuid4()))
         started = {
             "executionArn": f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}",
             "stateMachineArn": machine.arn,
@@ -287,9 +297,23 @@ class LocalRuntime:
         return self._placeholder("ETL_WAREHOUSE_DSN")
 
 
+#: Environment variables whose whole value is a secret, whatever its shape.
+_SECRET_VARIABLE = re.compile(r"PASSWORD|PASSWD|SECRET(?!_ARN)|TOKEN|API_KEY|CREDENTIAL", re.IGNORECASE)
+
+
+def register_secrets(dsn: str | None, *variables: tuple[str, str]) -> None:
+    """What the runtime hands to functions and may see echoed back: DSN passwords (the warehouse's,
+    any variable holding a DSN) and the values of secret-named variables, registered for redaction."""
+    redaction.register_dsn(dsn)
+    for name, value in variables:
+        redaction.register_dsn(value)
+        if _SECRET_VARIABLE.search(name):
+            redaction.register(value)
+
+
 def _journaling(journal, on_event: Callable[[dict], None] | None) -> Callable[[dict], None]:
     def record(event: dict) -> None:
-        journal.write(json.dumps(event, default=str) + "\n")
+        journal.write(json.dumps(redaction.redact_data(event), default=str) + "\n")
         if on_event is not None:
             on_event(event)
 

@@ -26,6 +26,9 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from etl_core.redaction import redact_data
+from etl_local.names import check_execution_name
+
 
 class StoreError(KeyError):
     """A record that cannot be used; the message names the file. (A KeyError, like an unknown name.)"""
@@ -98,13 +101,13 @@ class ExecutionStore:
         self.skipped: list[str] = []
 
     def _path(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
+        return self.folder / f"{check_execution_name(name)}.json"
 
     def _journal_path(self, name: str) -> Path:
-        return self.folder / f"{name}.events.jsonl"
+        return self.folder / f"{check_execution_name(name)}.events.jsonl"
 
     def _write(self, path: Path, record: dict[str, Any]) -> None:
-        write_atomically(path, json.dumps(record, indent=1, default=str))
+        write_atomically(path, json.dumps(redact_data(record), indent=1, default=str))  # no secret reaches the disk
 
     def _read(self, path: Path) -> dict[str, Any]:
         try:

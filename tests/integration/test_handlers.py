@@ -63,7 +63,7 @@ def test_plan_defaults_the_run_date_to_the_execution_start(runtime) -> None:
         ("PlanFunction", event("plan.json", input={"pipeline": "orders", "run_id": "../../etc"}), "run_id: Value error, must match"),
         ("PlanFunction", event("plan.json", input=["orders"]), "invalid execution input"),
         ("ExtractFunction", event("extract.json", source={"name": "orders"}), "invalid ExtractEvent event: source.uri: Field required"),
-        ("LoadFunction", event("load.json", target=""), "invalid LoadEvent event: target: String should have at least 1 character"),
+        ("LoadFunction", event("load.json", target=""), "invalid LoadEvent event: target: String should match pattern"),
         ("ErrorHandlerFunction", event("error_handler.json", attempt=-1), "attempt: Input should be greater than or equal to 0"),
         ("ValidateFunction", event("validate.json", surprise=1), "surprise: Extra inputs are not permitted"),
     ],

@@ -8,6 +8,7 @@ retry), SourceNotFound or SourceError (permanent), named after the resource.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -15,6 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from etl_core import redaction
 from etl_core.errors import EtlError, SourceError, SourceNotFound, TransientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
@@ -55,8 +57,26 @@ def aws_errors(what: str) -> Iterator[None]:
         raise as_etl_error(exc, what) from exc
 
 
+#: Keys of a JSON secret whose values are secret themselves (host, port, user names are not).
+_SECRET_KEYS = re.compile(r"pass|token|secret|key|credential|auth", re.IGNORECASE)
+
+
+def _register_secret(text: str) -> None:
+    """Register a fetched secret for redaction: the whole text, and each secret-named field of a JSON one."""
+    redaction.register(text)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and _SECRET_KEYS.search(str(key)):
+                redaction.register(item)
+
+
 def secret_text(arn: str) -> str:
-    """A secret's string, through Powertools parameters (cached for five minutes)."""
+    """A secret's string, through Powertools parameters (cached for five minutes), registered for
+    redaction as soon as it is fetched (etl_core.redaction)."""
     from aws_lambda_powertools.utilities import parameters
 
     try:
@@ -64,7 +84,9 @@ def secret_text(arn: str) -> str:
     except parameters.exceptions.GetParameterError as exc:
         # Powertools wraps the SDK's error; the original (and its error code) is the context.
         raise as_etl_error(exc.__context__ or exc, f"secret {arn}") from exc
-    return value.decode() if isinstance(value, bytes) else value
+    text = value.decode() if isinstance(value, bytes) else value
+    _register_secret(text)
+    return text
 
 
 def secret_json(arn: str, required: tuple[str, ...]) -> dict:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl_core.spec.paths import PART_NAME, PIPELINE_NAME, RUN_ID
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -21,8 +23,10 @@ class PlanEvent(_Event):
 
 
 class RunEvent(_Event):
-    pipeline: str = Field(min_length=1)
-    run_id: str = Field(min_length=1)
+    """Pipeline and run id become parts of lake paths: they match the same patterns Plan enforces."""
+
+    pipeline: str = Field(pattern=PIPELINE_NAME.pattern)
+    run_id: str = Field(pattern=RUN_ID.pattern)
 
 
 class TransformEvent(RunEvent):
@@ -31,7 +35,7 @@ class TransformEvent(RunEvent):
 
 class SourceRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(pattern=PART_NAME.pattern)
     uri: str
 
 
@@ -45,7 +49,7 @@ class ValidateEvent(RunEvent):
 
 
 class LoadEvent(RunEvent):
-    target: str = Field(min_length=1)
+    target: str = Field(pattern=PART_NAME.pattern)
     fingerprint: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="Validate's fingerprint of the rows to load")
 
 

@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.exceptions import InvalidEnvelopeError, InvalidModelTypeError
@@ -33,12 +34,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from etl_core.errors import InputError
+from etl_core.redaction import redact, scrubbed
 
 E = TypeVar("E", bound=BaseModel)
 
 #: Dimension values come from events: only a pipeline name a spec could have becomes one.
 _PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 UNKNOWN = "unknown"
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log format, every record passed through the one redaction point."""
+
+    def serialize(self, log: dict) -> str:
+        return redact(super().serialize(log))
 
 
 def _describe(exc: ValidationError) -> str:
@@ -113,7 +122,7 @@ def stage_handler(stage: str, model: type[E]) -> Callable[[Callable[[E, LambdaCo
     correlation id, counted as ``Failures`` with its error type, and re-raised unchanged so
     that Step Functions sees the same error name.
     """
-    logger = Logger()
+    logger = Logger(logger_formatter=RedactingFormatter())
     tracer = Tracer()
     metrics = Metrics()
 
@@ -139,7 +148,11 @@ def stage_handler(stage: str, model: type[E]) -> Callable[[Callable[[E, LambdaCo
             except Exception as exc:
                 logger.exception(f"{stage} failed: {type(exc).__name__}", extra={"error_type": type(exc).__name__})
                 count_failure(pipeline, type(exc).__name__)
-                raise
+                # What Lambda reports (and Step Functions records) carries no secret (etl_core.redaction).
+                clean = scrubbed(exc)
+                if clean is exc:
+                    raise
+                raise clean.with_traceback(exc.__traceback__) from None
             if run is None and isinstance(result, dict):  # Plan fixes the run id
                 _annotate(tracer, run=result.get("run_id"))
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -7,23 +7,21 @@ same facts, and a redrive days later sees the run exactly as it was planned.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from aws_lambda_powertools import Logger, Tracer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from etl_core import storage
 from etl_core.errors import InputError, SourceNotFound
-from etl_core.extract import source_uri
+from etl_core.extract import planned_source_uri
 from etl_core.layout import RunLayout
 from etl_core.settings import Settings
 from etl_core.spec import load_spec, load_sql, spec_uri
+from etl_core.spec.paths import RUN_ID
 from etl_core.spec_check import check_spec
 
 logger = Logger(child=True)
 tracer = Tracer()
-
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 
 
 class RunRequest(BaseModel):
@@ -69,7 +67,7 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
     sources = []
     input_bytes = 0
     for source in spec.sources:
-        uri = source_uri(source, raw_uri=settings.raw_uri, lake_uri=lake, run_date=run_date.isoformat())
+        uri = planned_source_uri(spec, source.name, settings, run_date.isoformat())
         if source.type == "s3":  # other sources cannot be sized before reading them
             try:
                 input_bytes += storage.size_of(uri)

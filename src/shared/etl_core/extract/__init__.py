@@ -8,6 +8,7 @@ import pyarrow as pa
 from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import quarantine, storage
+from etl_core.errors import InputError
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.dynamodb import read_table
 from etl_core.extract.files import read_files
@@ -16,12 +17,15 @@ from etl_core.extract.inference import infer_columns
 from etl_core.extract.kinesis import read_stream
 from etl_core.extract.postgres import read_query
 from etl_core.schema import arrow_schema, cast_text_columns
-from etl_core.spec import PipelineSpec, Source, expand
+from etl_core.settings import Settings
+from etl_core.spec import PipelineSpec, Source, confined_uri, expand
+from etl_core.spec.paths import same_location
 
 logger = Logger(child=True)
 tracer = Tracer()
 
-__all__ = ["CONNECTORS", "ExtractContext", "ExtractResult", "TextBatch", "extract_source", "source_uri"]
+__all__ = ["CONNECTORS", "ExtractContext", "ExtractResult", "TextBatch", "checked_source_uri", "extract_source", "planned_source_uri",
+           "source_uri"]
 
 ORIGIN = pa.field("_origin", pa.string())
 
@@ -44,6 +48,26 @@ class ExtractResult:
 def source_uri(source: Source, *, raw_uri: str, lake_uri: str, run_date: str) -> str:
     """Where the source reads, placeholders filled: an object URI or a URL (others name their system)."""
     return expand(source.uri, raw_uri=raw_uri, lake_uri=lake_uri, run_date=run_date)
+
+
+def planned_source_uri(spec: PipelineSpec, source_name: str, settings: Settings, run_date: str) -> str:
+    """Where a source of the spec reads on ``run_date``: a file source must stay under the raw root
+    (or the s3:// bucket its spec names outright); a SpecError names the field otherwise."""
+    index, source = next((i, s) for i, s in enumerate(spec.sources) if s.name == source_name)
+    values = {"raw_uri": settings.raw_uri, "lake_uri": settings.lake_uri, "run_date": run_date}
+    if source.type != "s3":
+        return expand(source.uri, **values)
+    return confined_uri(spec, f"sources[{index}].uri", source.uri, {"raw_uri": settings.raw_uri}, **values)
+
+
+def checked_source_uri(spec: PipelineSpec, source_name: str, settings: Settings, run_date: str, given: str) -> str:
+    """The event's ``source.uri`` if it is the one Plan derives from the spec, so an Extract event cannot
+    point a source anywhere else (another file, another host)."""
+    source = spec.source(source_name)  # SpecError naming the source when the spec has none of that name
+    expected = planned_source_uri(spec, source_name, settings, run_date)
+    if given != expected and not (source.type == "s3" and same_location(given, expected)):
+        raise InputError(f"source.uri: {given!r} is not where source {source_name!r} of {spec.pipeline}.yaml reads ({expected!r})")
+    return given
 
 
 @tracer.capture_method

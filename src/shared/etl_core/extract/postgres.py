@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from etl_core import source_state
+from etl_core import redaction, source_state
 from etl_core.aws import rds_conninfo
 from etl_core.errors import SourceError, TransientError
 from etl_core.extract.batches import ExtractContext, TextBatch
@@ -29,6 +29,7 @@ def _conninfo(source: PostgresSource) -> str:
     dsn = os.environ.get(source.dsn_env)
     if not dsn:
         raise SourceError(f"postgres source {source.name!r}: environment variable {source.dsn_env} (dsn_env) holds no DSN")
+    redaction.register_dsn(dsn)
     return dsn
 
 

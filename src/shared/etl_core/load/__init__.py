@@ -17,7 +17,7 @@ from etl_core.layout import RunLayout
 from etl_core.load.lake import write_aggregate, write_partitioned
 from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.settings import Settings
-from etl_core.spec import PipelineSpec, expand
+from etl_core.spec import PipelineSpec, confined_uri
 
 logger = Logger(child=True)
 tracer = Tracer()
@@ -32,7 +32,10 @@ class LoadContext:
     settings: Settings
 
     def uri(self, template: str) -> str:
-        return expand(template, lake_uri=self.layout.lake_uri, raw_uri=self.settings.raw_uri, pipeline=self.spec.pipeline)
+        """A lake target's URI, expanded and confined to the lake root (or the s3:// bucket it names)."""
+        index = next(i for i, t in enumerate(self.spec.targets) if getattr(t, "uri", None) == template)
+        values = {"lake_uri": self.layout.lake_uri, "raw_uri": self.settings.raw_uri, "pipeline": self.spec.pipeline}
+        return confined_uri(self.spec, f"targets[{index}].uri", template, {"lake_uri": self.layout.lake_uri}, **values)
 
 
 def _lake_parquet(rows: Rows, target: Any, ctx: LoadContext) -> dict:

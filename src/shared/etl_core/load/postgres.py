@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg.copy import QueuedLibpqWriter
 
+from etl_core import redaction
 from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
 from etl_core.load.keys import require_columns
@@ -43,6 +44,7 @@ SELECT EXISTS (
 def conninfo(settings: Settings) -> str:
     """A DSN from WAREHOUSE_DSN, or built from the Secrets Manager secret (RDS's JSON shape)."""
     if settings.warehouse_dsn:
+        redaction.register_dsn(settings.warehouse_dsn)
         return settings.warehouse_dsn
     if settings.warehouse_secret_arn:
         return rds_conninfo(settings.warehouse_secret_arn)

@@ -6,15 +6,16 @@ without reading code.
 """
 from __future__ import annotations
 
-import re
+from typing import Annotated
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from etl_core import storage
 from etl_core.errors import SpecError
 from etl_core.spec.base import DataType, TypeName
 from etl_core.spec.base import Strict as _Strict
+from etl_core.spec.paths import PIPELINE_NAME, check_sql_path, confine
 from etl_core.spec.rules import Correction, Quality, Rule
 from etl_core.spec.sources import CsvOptions, FileSource, Source
 from etl_core.spec.targets import (
@@ -25,11 +26,9 @@ from etl_core.spec.targets import (
     Target,
 )
 
-PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-
 
 class Transform(_Strict):
-    sql: str = Field(description="file next to the spec holding the SELECT")
+    sql: Annotated[str, AfterValidator(check_sql_path)] = Field(description="file in the pipelines folder holding the SELECT")
     driving_source: str | None = None
     key: list[str] = []
     data_type: DataType | None = Field(None, description="routing; derived from the sources when absent")
@@ -130,10 +129,17 @@ def load_spec(pipelines_uri: str, pipeline: str) -> PipelineSpec:
 
 
 def load_sql(pipelines_uri: str, spec: PipelineSpec) -> str:
-    uri = storage.join(pipelines_uri, spec.transform.sql)
+    where = f"{spec_uri(pipelines_uri, spec.pipeline)}: transform.sql"
+    uri = confine(storage.join(pipelines_uri, check_sql_path(spec.transform.sql)), spec.transform.sql, {"pipelines": pipelines_uri}, where)
     if not storage.exists(uri):
-        raise SpecError(f"{spec_uri(pipelines_uri, spec.pipeline)}: transform.sql: no file at {uri}")
+        raise SpecError(f"{where}: no file at {uri}")
     return storage.read_bytes(uri).decode()
+
+
+def confined_uri(spec: PipelineSpec, field: str, template: str, roots: dict[str, str], **values: str) -> str:
+    """``template`` expanded, and checked to lie under one of ``roots`` (or the s3:// bucket it names)
+    before anything reads or writes there; errors name ``<pipeline>.yaml: <field>``."""
+    return confine(expand(template, **values), template, roots, f"{spec.pipeline}.yaml: {field}")
 
 
 def expand(template: str, **values: str) -> str:
@@ -145,6 +151,6 @@ def expand(template: str, **values: str) -> str:
 
 
 __all__ = [
-    "Aggregate", "AggregateTarget", "Correction", "CsvOptions", "FileSource", "LakeTarget", "PipelineSpec", "PostgresTarget",
-    "DataType", "Quality", "Rule", "Source", "Target", "Transform", "TypeName", "expand", "load_spec", "load_sql", "parse_spec", "spec_uri",
+    "Aggregate", "AggregateTarget", "Correction", "CsvOptions", "FileSource", "LakeTarget", "PIPELINE_NAME", "PipelineSpec", "PostgresTarget",
+    "DataType", "Quality", "Rule", "Source", "Target", "Transform", "TypeName", "confined_uri", "expand", "load_spec", "load_sql", "parse_spec", "spec_uri",
 ]

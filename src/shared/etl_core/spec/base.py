@@ -1,9 +1,11 @@
 """The base every spec model shares: unknown fields are errors, specs are immutable."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from etl_core.spec.paths import PART_NAME, check_name, check_uri_template
 
 
 class Strict(BaseModel):
@@ -17,3 +19,9 @@ TypeName = Literal["string", "int32", "int64", "float64", "bool", "date", "times
 
 #: How the state machine routes a pipeline (the seed's "conditional processing" pattern).
 DataType = Literal["structured", "semi_structured", "streaming"]
+
+#: A source or target name: it becomes a part of staging and quarantine paths.
+PartName = Annotated[str, AfterValidator(lambda v: check_name(v, PART_NAME, "name"))]
+
+#: A spec URI of storage (file sources, lake targets): no local paths, no ``..``.
+StorageUri = Annotated[str, AfterValidator(check_uri_template)]

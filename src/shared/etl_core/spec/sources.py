@@ -10,12 +10,12 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from etl_core.spec.base import PartName, StorageUri, TypeName
 from etl_core.spec.base import Strict as _Strict
-from etl_core.spec.base import TypeName
 
 
 class _Columns(_Strict):
-    name: str
+    name: PartName
     columns: dict[str, TypeName]
 
     @field_validator("columns")
@@ -63,7 +63,7 @@ class FileSource(_Columns):
 
     columns: dict[str, TypeName] | None = None  # type: ignore[assignment]
     type: Literal["s3"] = "s3"
-    uri: str
+    uri: StorageUri
     format: Literal["csv", "jsonl", "parquet"]
     csv: CsvOptions = CsvOptions()
 

@@ -5,6 +5,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from etl_core.spec.base import PartName, StorageUri
 from etl_core.spec.base import Strict as _Strict
 
 #: ``table`` or ``schema.table``, plain identifiers: a spec names tables, it does not write SQL.
@@ -17,9 +18,9 @@ IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 class LakeTarget(_Strict):
     """Valid rows as Parquet, partitioned by the spec's columns (S3 processed)."""
 
-    name: str
+    name: PartName
     type: Literal["lake_parquet"]
-    uri: str
+    uri: StorageUri
     partition_by: list[str] = []
 
 
@@ -32,9 +33,9 @@ class Aggregate(_Strict):
 class AggregateTarget(_Strict):
     """A grouped summary of the valid rows (S3 aggregated)."""
 
-    name: str
+    name: PartName
     type: Literal["lake_aggregate"]
-    uri: str
+    uri: StorageUri
     group_by: list[str]
     aggregates: list[Aggregate]
 
@@ -42,7 +43,7 @@ class AggregateTarget(_Strict):
 class PostgresTarget(_Strict):
     """A table in RDS PostgreSQL (or the local embedded PostgreSQL), merged by key."""
 
-    name: str
+    name: PartName
     type: Literal["postgres"]
     table: str = Field(pattern=TABLE_NAME)
     key: list[str] = Field(min_length=1)
@@ -57,7 +58,7 @@ class RedshiftTarget(_Strict):
     COPY reads S3 as ``iam_role`` (or the load function's ``REDSHIFT_COPY_ROLE_ARN``).
     """
 
-    name: str
+    name: PartName
     type: Literal["redshift"]
     database: str = Field(min_length=1)
     table: str = Field(pattern=TABLE_NAME)
@@ -87,7 +88,7 @@ class DynamoDBTarget(_Strict):
     table fails before anything is written.
     """
 
-    name: str
+    name: PartName
     type: Literal["dynamodb"]
     table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
     key: list[str] | None = Field(None, min_length=1, max_length=2)
