@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-#: StartExecution's rule: 1-80 characters; no whitespace, brackets, wildcards, control characters
-#: or any of ``" # % \\ ^ | ~ ` $ & , ; : /``.
+#: AWS's rule for state machine and execution names: 1-80 characters; no whitespace, brackets,
+#: wildcards, control characters or any of ``" # % \\ ^ | ~ ` $ & , ; : /``.
 _NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
@@ -18,5 +18,5 @@ class InvalidName(ValueError):
 
 def check_execution_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidName(f"Invalid Name: {name!r}")
+        raise InvalidName(f"Invalid Name: '{name}'")
     return name

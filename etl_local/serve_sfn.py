@@ -24,6 +24,7 @@ from etl_local.asl import DefinitionError, StateMachine, TaskRegistry
 from etl_local.asl.callbacks import TaskCallbacks, TaskDoesNotExist
 from etl_local.asl.states.base import PAYLOAD_LIMIT_BYTES
 from etl_local.mock_config import MockConfig, MockConfigError, MockTestCase
+from etl_local.names import InvalidName, check_execution_name
 from etl_local.runtime import LocalRuntime
 from etl_local.sam_template import ACCOUNT, REGION
 from etl_local.serve_errors import ApiError
@@ -31,8 +32,6 @@ from etl_local.serve_executions import ExecutionRunner
 from etl_local.serve_tasks import served_registry
 from etl_local.serve_test_state import test_state
 
-#: AWS's rule for state machine and execution names (1-80 characters, none of these).
-_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]+):(\d{12}):(stateMachine|execution|express):([^:#]+)(?::([^:#]+))?(?:#(.+))?$")
 _STATUSES = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"}
 _REDRIVABLE = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -87,8 +86,10 @@ def _required(params: dict[str, Any], *names: str) -> None:
 
 
 def _check_name(name: str, what: str = "name") -> None:
-    if not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
-        raise ApiError("InvalidName", f"Invalid Name: '{name}'")
+    try:
+        check_execution_name(name)
+    except InvalidName as exc:
+        raise ApiError("InvalidName", str(exc)) from None
 
 
 def _json_input(text: str | None, code: str = "InvalidExecutionInput") -> Any:
