@@ -26,13 +26,13 @@ def test_request_response_returns_the_functions_result(lambda_client):
     assert answer["StatusCode"] == 200 and "FunctionError" not in answer
     assert answer["ExecutedVersion"] == "$LATEST"
     result = json.loads(answer["Payload"].read())
-    assert result["failed_state"] == "Extract" and result["error"] == "TransientError" and result["retry"] is True
+    assert result["failed_state"] == "Extract" and result["error"] == {"Error": "TransientError", "Cause": "connection reset by peer"} and result["retry"] is True
 
 
 def test_a_function_arn_names_the_function_too(lambda_client):
     arn = "arn:aws:lambda:us-east-1:123456789012:function:ErrorHandlerFunction"
     answer = lambda_client.invoke(FunctionName=arn, Payload=json.dumps(EVENT))
-    assert json.loads(answer["Payload"].read())["error"] == "TransientError"
+    assert json.loads(answer["Payload"].read())["error"]["Error"] == "TransientError"
 
 
 def test_an_unhandled_error_is_reported_as_lambda_does(lambda_client):

@@ -34,7 +34,7 @@ _secrets: set[str] = set()
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>]*:)(?P<secret>[^\s/\"'<>]*)@")
 _CONNINFO_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s'\",}]+)", re.IGNORECASE)
-_JSON_PASSWORD = re.compile(r"(?P<head>\\?[\"']?(?:password|passwd|secret|token)\\?[\"']?\s*:\s*\\?[\"'])(?P<secret>(?:[^\"'\\]|\\[^\"'])*)",
+_JSON_PASSWORD = re.compile(r"(?P<head>(?<![A-Za-z0-9_])\\?[\"']?(?:password|passwd|secret)\\?[\"']?\s*:\s*\\?[\"'])(?P<secret>(?:[^\"'\\]|\\[^\"'])*)",
                             re.IGNORECASE)
 _AUTHORIZATION = re.compile(
     r"(?P<head>(?:\bAuthorization\\?[\"']?\s*[:=]\s*\\?[\"']?(?:Bearer|Basic|Token|Digest)?|\bBearer)\s+)(?P<secret>[A-Za-z0-9._~+/=:-]{4,})",
