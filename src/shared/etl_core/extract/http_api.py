@@ -2,7 +2,13 @@
 
 Only the standard library (urllib) is used: the Lambda package stays small, and the
 retry policy is the one written here, where it can honour ``Retry-After``. One page is in
-memory at a time; records go out in batches of ``batch_rows``.
+memory at a time (at most ``max_response_bytes``); records go out in batches of ``batch_rows``.
+
+What the API answers cannot steer the reader: the opener speaks http(s) only (no
+``file:``, ``ftp:`` or ``data:`` handlers), next-page links and redirects must stay on the
+allowed origins (the URL's own and the spec's ``allowed_origins``), and the credentials
+(``Authorization`` and the spec's headers) go only to those origins: a redirect elsewhere
+is followed without them, or refused when it leaves http(s).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from etl_core import redaction
 from etl_core.aws import secret_json, secret_text
 from etl_core.errors import SourceError, SourceNotFound, TransientError
 from etl_core.extract.batches import ExtractContext, TextBatch
@@ -26,6 +33,69 @@ from etl_core.spec.sources import HttpAuth, HttpRetry, HttpSource
 
 BACKOFF_BASE_SECONDS = 0.5
 _LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
+_SCHEMES = ("http", "https")
+#: Request headers that carry credentials: sent only to the allowed origins.
+_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|cookie|password", re.IGNORECASE)
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, default ports made explicit, for comparing origins."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where a source may go, and what it may carry there."""
+
+    name: str
+    origins: frozenset[str]
+    credentials: tuple[str, ...]
+    max_bytes: int
+
+    @classmethod
+    def of(cls, source: HttpSource, url: str, headers: dict[str, str]) -> "Policy":
+        allowed = frozenset(origin(u) for u in [url, *source.allowed_origins])
+        credentials = tuple(k for k in headers if _SECRET_HEADER.search(k) or k in source.headers)
+        return cls(source.name, allowed, credentials, source.max_response_bytes)
+
+    def check(self, url: str, what: str) -> str:
+        """``url`` if the source may request it; a SourceError naming the source otherwise."""
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in _SCHEMES:
+            raise SourceError(f"source {self.name!r}: {what} {url!r} is not http(s); only http and https URLs are followed")
+        if origin(url) not in self.origins:
+            raise SourceError(f"source {self.name!r}: {what} {url!r} leaves the allowed origins "
+                              f"({', '.join(sorted(self.origins))}); list it in allowed_origins to follow it")
+        return url
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects over http(s) only; to another origin than the allowed ones, without the credentials."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+        if urllib.parse.urlsplit(newurl).scheme not in _SCHEMES:
+            raise SourceError(f"source {self.policy.name!r}: {req.full_url} redirects to {newurl!r}, which is not http(s)")
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and origin(newurl) not in self.policy.origins:
+            for name in self.policy.credentials:
+                new.remove_header(name.capitalize())
+                new.remove_header(name)
+        return new
+
+
+def _opener(policy: Policy) -> urllib.request.OpenerDirector:
+    """An opener with the http(s) handlers only: no file:, ftp: or data: URL can be opened."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(), _Redirects(policy),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
 
 
 @dataclass
@@ -40,6 +110,7 @@ def authorization(auth: HttpAuth) -> str:
     if auth.secret_arn and auth.type == "bearer":
         text = secret_text(auth.secret_arn)
         token = secret_json(auth.secret_arn, ("token",))["token"] if text.lstrip().startswith("{") else text
+        redaction.register(token)
         return f"Bearer {token}"
     if auth.secret_arn:
         secret = secret_json(auth.secret_arn, ("username", "password"))
@@ -49,7 +120,10 @@ def authorization(auth: HttpAuth) -> str:
         if not credentials:
             raise SourceError(f"auth: environment variable {auth.env} is not set")
         if auth.type == "bearer":
+            redaction.register(credentials)
             return f"Bearer {credentials}"
+    user, _, password = credentials.partition(":")
+    redaction.register_basic(user, password)
     return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
 
 
@@ -82,15 +156,26 @@ class RateLimiter:
         self._next = max(now, self._next) + self.interval
 
 
-def fetch(url: str, headers: dict[str, str], retry: HttpRetry, limiter: RateLimiter, timeout: float) -> Response:
-    """GET ``url``; 429, 5xx and connection failures are retried, at most ``retry.attempts`` tries in all."""
+def _read_bounded(answer: Any, policy: Policy, url: str) -> bytes:
+    body = answer.read(policy.max_bytes + 1)
+    if len(body) > policy.max_bytes:
+        raise SourceError(f"source {policy.name!r}: {url} answered more than max_response_bytes={policy.max_bytes}")
+    return body
+
+
+def fetch(url: str, headers: dict[str, str], retry: HttpRetry, limiter: RateLimiter, timeout: float, policy: Policy) -> Response:
+    """GET ``url`` (which ``policy`` allows); 429, 5xx and connection failures are retried, at most
+    ``retry.attempts`` tries in all. The final URL (after redirects) must be allowed too."""
+    policy.check(url, "URL")
+    opener = _opener(policy)
     problem = ""
     for attempt in range(retry.attempts):
         limiter.wait()
         retry_after = None
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:
-                return Response(answer.geturl(), answer.headers, answer.read())
+            # The scheme is checked above and the opener has no handler for any other: nosec B310.
+            with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:  # nosec B310
+                return Response(answer.geturl(), answer.headers, _read_bounded(answer, policy, url))
         except urllib.error.HTTPError as exc:
             if exc.code != 429 and exc.code < 500:
                 detail = exc.read()[:200].decode("utf8", errors="replace")
@@ -141,6 +226,9 @@ def read_api(source: HttpSource, ctx: ExtractContext) -> Iterator[TextBatch]:
     headers = {"Accept": "application/json", **source.headers}
     if source.auth:
         headers["Authorization"] = authorization(source.auth)
+    policy = Policy.of(source, ctx.uri, headers)
+    for name in policy.credentials:
+        redaction.register(headers[name].split(" ", 1)[-1])
     limiter = RateLimiter(source.requests_per_second)
     batcher = RecordBatcher(source.columns, source.optional, source.batch_rows)
     params = dict(source.params)
@@ -154,7 +242,7 @@ def read_api(source: HttpSource, ctx: ExtractContext) -> Iterator[TextBatch]:
         if request in seen:
             raise SourceError(f"source {source.name!r}: page {page} would request {request} again; the API's pagination loops")
         seen.add(request)
-        response = fetch(request, headers, source.retry, limiter, source.timeout_seconds)
+        response = fetch(request, headers, source.retry, limiter, source.timeout_seconds, policy)
         body, records = _page_records(source, response, page)
         for index, record in enumerate(records, start=1):
             batcher.add(record, f"{request}#record={index}")
@@ -175,6 +263,7 @@ def read_api(source: HttpSource, ctx: ExtractContext) -> Iterator[TextBatch]:
             url = next_link(response.headers.get("Link"), response.url)
             if url is None:
                 break
+            policy.check(url, f"page {page}'s next link")
     else:
         raise SourceError(f"source {source.name!r}: still more pages after pagination.max_pages={paging.max_pages}")
     yield batcher.take()

@@ -6,9 +6,10 @@ and hands to Extract (a storage URI for files, a URL for HTTP, a descriptive nam
 """
 from __future__ import annotations
 
+import urllib.parse
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from etl_core.spec.base import PartName, StorageUri, TypeName
 from etl_core.spec.base import Strict as _Strict
@@ -155,15 +156,37 @@ class HttpRetry(_Strict):
     max_delay_seconds: float = Field(30, ge=0)
 
 
+def _http_url(value: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
+    return value
+
+
+def _origin(value: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+        raise ValueError(f"{value!r} must be an origin: http(s)://host[:port], without a path, query or credentials")
+    return value
+
+
 class HttpSource(_Records):
     """JSON records from an HTTP API, page by page; ``url`` may use ``{run_date}``.
 
     ``records_path`` is the dotted path to the records array in each page's body (empty:
     the body is the array). Origins are ``<page url>#record=<n>``.
+
+    Next pages (``link`` pagination) and redirects are followed over http(s) only, and only
+    to the origin of ``url`` or one listed in ``allowed_origins``; credentials (``auth`` and
+    ``headers``) are sent only there, so an API cannot steer the token to another host. A
+    response larger than ``max_response_bytes`` fails the source rather than the function.
     """
 
     type: Literal["http"]
-    url: str
+    url: Annotated[str, AfterValidator(_http_url)]
+    allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(
+        [], description="origins besides url's that pages and redirects may lead to, e.g. https://cdn.example.com")
+    max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="a bound on one page's body")
     params: dict[str, str] = {}
     headers: dict[str, str] = {}
     records_path: str = ""
