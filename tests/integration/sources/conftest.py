@@ -6,6 +6,7 @@ is a real ``http.server`` on 127.0.0.1.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 import threading
@@ -109,8 +110,9 @@ class Api:
         return [q for p, q in self.requests if p == path]
 
 
-@pytest.fixture
-def api() -> Iterator[Api]:
+@contextlib.contextmanager
+def serve_api() -> Iterator[Api]:
+    """A real HTTP server on 127.0.0.1 answering the routes put into the Api it yields."""
     state = Api(base="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -134,7 +136,22 @@ def api() -> Iterator[Api]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    with serve_api() as state:
+        yield state
+
+
+@pytest.fixture
+def other_api() -> Iterator[Api]:
+    """A second server: another origin, for tests of where requests and credentials may go."""
+    with serve_api() as state:
+        yield state
