@@ -89,7 +89,8 @@ class TableFolder:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _load(self) -> None:
-        tables: dict[str, dict] = pickle.loads(self.state.read_bytes()) if self.state.exists() else {}
+        # nosec B301: the local runtime's own state file, written only by _save under the user's --home folder.
+        tables: dict[str, dict] = pickle.loads(self.state.read_bytes()) if self.state.exists() else {}  # nosec B301
         backends = _backends()
         for region in list(backends.keys()):
             backends[region].tables.clear()

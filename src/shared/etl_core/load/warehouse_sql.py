@@ -122,8 +122,8 @@ def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Diale
     )
     this_run = f"{target}.{quote_ident(RUN_COLUMN)} = {run_literal(run_id)}"
     prune = (
-        f"DELETE FROM {target} WHERE {this_run}"
+        f"DELETE FROM {target} WHERE {this_run}"  # nosec B608 - quoted names and run_literal, which refuses all but a plain run id
         f" AND NOT EXISTS (SELECT 1 FROM {staging} AS {quote_ident(_SOURCE_ALIAS)} WHERE {on})"
     )
-    count = f"SELECT count(*) FROM {target} WHERE {this_run}"
+    count = f"SELECT count(*) FROM {target} WHERE {this_run}"  # nosec B608 - quoted names and run_literal (see prune)
     return WarehouseLoad(prepare=prepare, merge=merge, prune=prune, count=count, cleanup=f"DROP TABLE {staging}")
