@@ -58,7 +58,6 @@ def lake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     lake = tmp_path / "lake"
     monkeypatch.setenv("LAKE_URI", str(lake))
     monkeypatch.setenv("RAW_URI", str(SAMPLE_RAW))
-    monkeypatch.setenv("IDEMPOTENCY_STORE", str(tmp_path / "idempotency"))
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     return lake
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_core.events import LoadEvent
 from etl_core.idempotency import LOAD_IDEMPOTENCY, SKIPPED, persistence_layer
 from etl_core.layout import RunLayout
+from etl_core.lease import holds_run
 from etl_core.load import load_identity, load_target
 from etl_core.observability import count_load, stage_handler
 from etl_core.settings import Settings
@@ -31,6 +32,7 @@ def load_once(request: dict) -> dict:
 
 
 @stage_handler("load", LoadEvent)
+@holds_run()
 def lambda_handler(event: LoadEvent, context: LambdaContext) -> dict:
     LOAD_IDEMPOTENCY.register_lambda_context(context)
     spec = load_spec(settings.pipelines_uri, event.pipeline)

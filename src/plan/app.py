@@ -11,4 +11,4 @@ from etl_core.settings import Settings
 
 @stage_handler("plan", PlanEvent)
 def lambda_handler(event: PlanEvent, context: LambdaContext) -> dict:
-    return plan_run(parse_request(event.input), Settings.from_env(), execution_start=event.execution_start)
+    return plan_run(parse_request(event.input), Settings.from_env(), execution_start=event.execution_start, owner=event.execution_id)

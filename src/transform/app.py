@@ -8,6 +8,7 @@ from etl_core import storage
 from etl_core.events import TransformEvent
 from etl_core.flatten import flatten_run
 from etl_core.layout import RunLayout
+from etl_core.lease import holds_run
 from etl_core.observability import stage_handler
 from etl_core.settings import Settings
 from etl_core.spec import load_spec
@@ -16,6 +17,7 @@ from etl_core.transform import run_transform
 
 
 @stage_handler("transform", TransformEvent)
+@holds_run()
 def lambda_handler(event: TransformEvent, context: LambdaContext) -> dict:
     settings = Settings.from_env()
     layout = RunLayout(settings.require_lake(), event.pipeline, event.run_id)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_core import storage
 from etl_core.events import ValidateEvent
 from etl_core.layout import RunLayout
+from etl_core.lease import holds_run
 from etl_core.observability import count_quarantine, stage_handler
 from etl_core.quality import validate_run
 from etl_core.settings import Settings
@@ -15,6 +16,7 @@ from etl_core.spec import load_spec
 
 
 @stage_handler("validate", ValidateEvent)
+@holds_run()
 def lambda_handler(event: ValidateEvent, context: LambdaContext) -> dict:
     settings = Settings.from_env()
     spec = load_spec(settings.pipelines_uri, event.pipeline)

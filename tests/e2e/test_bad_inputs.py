@@ -231,8 +231,12 @@ def write_case(root: Path, case: Case) -> Path:
             "PIPELINES_URI": str(pipelines),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "RECOVERY_DELAY_SECONDS": "0",
+            # load records and run leases: the runtime's local DynamoDB, as in local.env.json
+            "AWS_ENDPOINT_URL_DYNAMODB": "${ETL_DYNAMODB_ENDPOINT}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
         },
-        "LoadFunction": {"IDEMPOTENCY_TABLE": "", "IDEMPOTENCY_STORE": "${ETL_HOME}/idempotency", "WAREHOUSE_DSN": "${ETL_WAREHOUSE_DSN}"},
+        "LoadFunction": {"WAREHOUSE_DSN": "${ETL_WAREHOUSE_DSN}"},
         "ValidateFunction": {"WAREHOUSE_DSN": "${ETL_WAREHOUSE_DSN}"},  # for unique ... against_target
     }
     env_file = root / "env.json"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from etl_core.lease import RunLease, lease_key
 from etl_local.cli import _summary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,3 +124,57 @@ def test_a_rerun_that_drops_rows_removes_them_from_every_target(rerun_runtime, r
     assert second.output["counts"]["loaded"]["processed"] == len(expected)
     assert sorted(lake_rows(runtime.home).column("order_id").to_pylist()) == sorted(expected)
     assert [r[0] for r in warehouse(warehouse_dsn, "SELECT order_id FROM analytics.orders ORDER BY order_id")] == sorted(expected)
+
+
+# --- one execution per (pipeline, run) at a time ----------------------------------------------
+
+
+def test_an_execution_of_a_held_run_waits_then_fails_without_touching_it(rerun_runtime) -> None:
+    """Emulated: DynamoDB (moto's backend behind the runtime's endpoint) holds the lease."""
+    runtime = rerun_runtime
+    api = runtime.dynamodb.endpoint.client()
+    other = "arn:aws:states:us-east-1:123456789012:execution:EtlStateMachine:other"
+    RunLease("IdempotencyTable", "orders", "2026-11-26", other, api=api).hold()
+
+    blocked = runtime.run(EXECUTION_INPUT, name="blocked")
+    assert blocked.status == "FAILED" and blocked.error == "RunInProgress"
+    assert f"is being processed by execution {other}" in blocked.cause
+    plans = [e for e in blocked.history if e["type"] == "LambdaFunctionScheduled" and "PlanFunction" in json.dumps(e)]
+    assert len(plans) == 7  # the first attempt and Plan's 6 retries with back-off
+    assert not (runtime.home / "lake" / "staging" / "orders" / "2026-11-26").exists()  # nothing of the run touched
+    assert lease_holder(api) == other  # the failure path releases only its own lease
+
+    RunLease("IdempotencyTable", "orders", "2026-11-26", other, api=api).release()
+    done = runtime.run(EXECUTION_INPUT, name="after")
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert lease_holder(api) is None  # Finalize gave it up
+
+
+def test_a_failed_execution_releases_its_lease(make_runtime, tmp_path: Path) -> None:
+    runtime = make_runtime(faults={"ValidateFunction": ["TargetError"]})
+    failed = runtime.run(EXECUTION_INPUT, name="failed")
+    assert failed.status == "FAILED" and failed.error == "TargetError"
+    assert lease_holder(runtime.dynamodb.endpoint.client()) is None
+    assert "ReleaseRunLease" in [e["stateEnteredEventDetails"]["name"] for e in failed.history if e["type"].endswith("StateEntered")]
+
+
+def lease_holder(api) -> str | None:
+    item = api.get_item(TableName="IdempotencyTable", Key={"id": {"S": lease_key("orders", "2026-11-26")}}, ConsistentRead=True).get("Item")
+    return item["owner"]["S"] if item else None
+
+
+def test_two_concurrent_etl_processes_of_one_run_leave_exact_targets(tmp_path: Path, warehouse_dsn: str) -> None:
+    """Two `etl run` processes of one run on one home: each SUCCEEDED in turn, or the second FAILED
+    with RunInProgress after its bounded wait; the targets hold the run's rows exactly once."""
+    home = tmp_path / "etl-home"
+    command = [sys.executable, "-m", "etl_local.cli", "--home", str(home), "--virtual-clock", "--warehouse-dsn", warehouse_dsn,
+               "run", "--input", "events/execution-happy-path.json", "--quiet", "--name"]
+    processes = [subprocess.Popen([*command, name], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("one", "two")]
+    for process in processes:
+        process.wait(timeout=900)
+    records = [json.loads((home / "executions" / f"{name}.json").read_text())["execution"] for name in ("one", "two")]
+    outcomes = sorted((r["status"], r.get("error")) for r in records)
+    assert outcomes in ([("SUCCEEDED", None), ("SUCCEEDED", None)], [("FAILED", "RunInProgress"), ("SUCCEEDED", None)]), outcomes
+    valid = json.loads(next(r for r in records if r["status"] == "SUCCEEDED")["output"])["counts"]["valid"]
+    assert lake_rows(home).num_rows == valid
+    assert warehouse(warehouse_dsn, "SELECT count(*), count(DISTINCT order_id) FROM analytics.orders") == [(valid, valid)]

@@ -39,5 +39,9 @@ class TargetError(EtlError):
     """A target rejected the load for a reason retrying will not fix (schema, permissions)."""
 
 
+class RunInProgress(EtlError):
+    """Another execution holds the run's lease (etl_core.lease); waiting for it to finish helps."""
+
+
 class ConservationError(EtlError):
     """Rows appeared or vanished between stages: the run must not publish its counts."""

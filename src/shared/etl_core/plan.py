@@ -15,6 +15,7 @@ from etl_core import storage
 from etl_core.errors import InputError, SourceNotFound
 from etl_core.extract import planned_source_uri
 from etl_core.layout import RunLayout
+from etl_core.lease import run_lease
 from etl_core.settings import Settings
 from etl_core.spec import load_spec, load_sql, spec_uri
 from etl_core.spec.paths import RUN_ID
@@ -51,7 +52,8 @@ def parse_request(execution_input: object) -> RunRequest:
 
 
 @tracer.capture_method
-def plan_run(request: RunRequest, settings: Settings, execution_start: str | None = None) -> dict:
+def plan_run(request: RunRequest, settings: Settings, execution_start: str | None = None, owner: str | None = None) -> dict:
+    """Plan the run for execution ``owner`` (``$$.Execution.Id``), which first takes the run's lease."""
     spec = load_spec(settings.pipelines_uri, request.pipeline)
     sql = load_sql(settings.pipelines_uri, spec)
     # Before anything is written: a spec naming a column the transform does not produce fails here.
@@ -84,6 +86,9 @@ def plan_run(request: RunRequest, settings: Settings, execution_start: str | Non
         "transform_sql": sql,
         "transformed_uri": layout.transformed,
     }
+    lease = run_lease(settings, spec.pipeline, run_id, owner)
+    if lease is not None:
+        lease.hold()  # before anything of the run is written: another execution may be using it
     storage.write_json(layout.manifest, manifest)
     logger.info("run planned", extra={"run_id": run_id, "input_bytes": input_bytes, "sources": len(sources)})
     return {

@@ -34,6 +34,8 @@ DEFAULT_CLASSES: dict[str, Classification] = {
     "IdempotencyAlreadyInProgressError": "retryable",
     "DataQualityError": "data_quality",
     "ConservationError": "non_retryable",
+    # The state machine already waited for the other execution (Plan's Retry): stop, do not loop.
+    "RunInProgress": "non_retryable",
     "InputError": "non_retryable",
     "SpecError": "non_retryable",
     "SourceNotFound": "non_retryable",

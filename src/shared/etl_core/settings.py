@@ -9,6 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+#: How long each hold of a run's lease lasts (etl_core.lease): longer than the longest stage
+#: between two holds, the Glue transform's 2 h timeout.
+DEFAULT_LEASE_SECONDS = 2 * 3600 + 900
+
 #: Specs bundled next to the package: in the layer this is /opt/python/pipelines.
 BUNDLED_PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 
@@ -21,7 +25,7 @@ class Settings:
     warehouse_dsn: str
     warehouse_secret_arn: str
     idempotency_table: str
-    idempotency_store: str
+    run_lease_seconds: int
     max_recovery_attempts: int
     recovery_delay_seconds: int
     glue_threshold_bytes: int
@@ -37,7 +41,7 @@ class Settings:
             warehouse_dsn=env.get("WAREHOUSE_DSN", ""),
             warehouse_secret_arn=env.get("WAREHOUSE_SECRET_ARN", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
-            idempotency_store=env.get("IDEMPOTENCY_STORE", ""),
+            run_lease_seconds=int(env.get("RUN_LEASE_SECONDS", str(DEFAULT_LEASE_SECONDS))),
             max_recovery_attempts=int(env.get("MAX_RECOVERY_ATTEMPTS", "2")),
             recovery_delay_seconds=int(env.get("RECOVERY_DELAY_SECONDS", "30")),
             glue_threshold_bytes=int(env.get("GLUE_THRESHOLD_BYTES", str(64 * 1024 * 1024))),
