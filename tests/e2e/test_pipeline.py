@@ -101,7 +101,7 @@ def test_permanent_failure_reaches_dlq_notifies_and_terminates(make_runtime) -> 
     assert "no object or prefix" in result.cause and "2026-11-01" in result.cause
     states = entered(result)
     assert states.count("HandleError") == 1 and states.count("ExtractSources") == 1
-    assert states[-3:] == ["SendToDeadLetterQueue", "NotifyFailure", "PipelineFailed"]
+    assert states[-5:] == ["SendToDeadLetterQueue", "NotifyFailure", "ReleaseRunIfPlanned", "ReleaseRunLease", "PipelineFailed"]
     dead = read_messages(runtime.messaging.queue_file("https://sqs.us-east-1.amazonaws.com/123456789012/DeadLetterQueue"))
     assert len(dead) == 1
     body = json.loads(dead[0]["Body"])

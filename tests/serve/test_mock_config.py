@@ -53,7 +53,8 @@ def test_a_glue_failure_goes_to_the_error_handler_and_fails(sfn, server):
     events = history(sfn, started["executionArn"])
     names = entered(events)
     assert names[names.index("ChooseEngine") + 1] == "TransformOnGlue"
-    assert names[-4:] == ["ReattemptOrGiveUp", "SendToDeadLetterQueue", "NotifyFailure", "PipelineFailed"]
+    assert names[-6:] == ["ReattemptOrGiveUp", "SendToDeadLetterQueue", "NotifyFailure", "ReleaseRunIfPlanned", "ReleaseRunLease",
+                          "PipelineFailed"]
     glue = [e for e in events if e["type"] == "TaskFailed"][0]["taskFailedEventDetails"]
     assert (glue["resourceType"], glue["resource"], glue["error"]) == ("glue", "startJobRun.sync", "States.TaskFailed")
     # Mocked: nothing reached the local dead-letter queue.
