@@ -132,3 +132,11 @@ def test_where_recordings_and_docs_disagree_the_recording_wins(case_id: str, doc
     case = next(case for case in corpus["cases"] if case["id"] == case_id)
     assert case["expected"]["status"] == "SUCCEEDED", documented
     assert check_execution(case, strict=True) == []
+
+
+def test_corpus_size_issue_11() -> None:
+    """Issue 11's floor: at least 300 cases, at least 100 of them with a recorded history."""
+    corpus = json.loads(CORPORA[0].read_text())
+    cases = corpus["cases"] + corpus["definition_validation_cases"]
+    assert len(cases) >= 300
+    assert sum("history" in case["expected"] for case in corpus["cases"]) >= 100
