@@ -81,12 +81,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             params = json.loads(body or b"{}")
-            if not isinstance(params, dict):
-                raise ApiError("SerializationException", "The request body must be a JSON object")
-            answer = self.server.api.call(target[len(TARGET_PREFIX):], params)
         except json.JSONDecodeError as exc:
             self._api_error(ApiError("SerializationException", f"The request body is not JSON: {exc.msg}"))
             return
+        try:
+            if not isinstance(params, dict):
+                raise ApiError("SerializationException", "The request body must be a JSON object")
+            answer = self.server.api.call(target[len(TARGET_PREFIX):], params)
         except ApiError as exc:
             self._api_error(exc)
             return

@@ -22,8 +22,8 @@ INPUT = json.dumps({"pipeline": "orders", "run_date": "2026-11-26"})
 MAIN = ["Start", "CheckInput", "Plan", "ExtractSources", "ExtractSource", "RouteByDataType", "ChooseEngine"]
 HAPPY = {**{name: "succeeded" for name in MAIN + ["TransformInLambda", "Validate", "QualityGate", "LoadTargets",
                                                    "LoadTarget", "Finalize", "Summarize", "NotifySuccess"]}}
-GLUE = {**{name: "succeeded" for name in MAIN + ["HandleError", "ReattemptOrGiveUp", "SendToDeadLetterQueue",
-                                                  "NotifyFailure"]},
+GLUE = {**{name: "succeeded" for name in MAIN + ["HandleError", "ReattemptOrGiveUp", "ReleaseRunIfPlanned",
+                                                  "ReleaseRunLease", "SendToDeadLetterQueue", "NotifyFailure"]},
         "TransformOnGlue": "caught", "PipelineFailed": "failed"}
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
