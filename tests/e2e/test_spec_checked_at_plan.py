@@ -77,7 +77,10 @@ def test_a_source_with_inferred_columns_is_checked_after_extract_before_transfor
     (tmp_path / "pipelines" / "shop.yaml").write_text(INFERRED)
     (tmp_path / "pipelines" / "shop.sql").write_text("SELECT order_id, customer_id, _origin FROM orders")
     env = {"Parameters": {"LAKE_URI": "${ETL_HOME}/lake", "RAW_URI": str(tmp_path / "raw"), "PIPELINES_URI": str(tmp_path / "pipelines"),
-                          "POWERTOOLS_TRACE_DISABLED": "true", "RECOVERY_DELAY_SECONDS": "0"}}
+                          "POWERTOOLS_TRACE_DISABLED": "true", "RECOVERY_DELAY_SECONDS": "0",
+                          # the run lease and idempotency records live in the runtime's local DynamoDB (as local.env.json says)
+                          "AWS_ENDPOINT_URL_DYNAMODB": "${ETL_DYNAMODB_ENDPOINT}", "AWS_ACCESS_KEY_ID": "local",
+                          "AWS_SECRET_ACCESS_KEY": "local"}}
     (tmp_path / "env.json").write_text(json.dumps(env))
     runtime = make_runtime(env_file=tmp_path / "env.json")
 
