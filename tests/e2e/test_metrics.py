@@ -70,6 +70,9 @@ def test_a_failing_stage_emits_failures_with_its_error_type_and_logs_the_correla
     assert result.status == "FAILED" and result.error == "SourceNotFound"
     failures = [m for m in metrics_of(runtime) if m.name == "Failures"]
     assert failures and all(m.dimensions["stage"] == "extract" and m.dimensions["error_type"] == "SourceNotFound" for m in failures)
+    handled = [m for m in emf_metrics(read_lines(runtime.home / "logs" / "ErrorHandlerFunction.log")) if m.name in CUSTOM]
+    assert handled, "the error handler ran and published its metrics"
+    assert {m.dimensions["pipeline"] for m in handled} == {"orders"}, "the failed execution's pipeline, from its input"
 
     logged = [json.loads(line) for line in read_lines(runtime.home / "logs" / "ExtractFunction.log") if line.startswith('{"level"')]
     errors = [entry for entry in logged if entry["level"] == "ERROR"]

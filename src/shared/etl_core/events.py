@@ -66,3 +66,6 @@ class ErrorEvent(_Event):
     error: StateError
     failed_state: str
     attempt: int = Field(ge=0)
+    # The failed execution's input: its ``pipeline`` is the handler's metrics' pipeline dimension
+    # (observability.pipeline_of), as for every other stage. Absent in older callers.
+    input: Any = Field(default=None, description="the execution input ($$.Execution.Input)")
