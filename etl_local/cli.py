@@ -460,7 +460,7 @@ def cmd_rightsize(args: argparse.Namespace) -> int:
         try:
             session = boto3.Session(profile_name=args.profile, region_name=args.region)
             suggestions = rightsize.aws_suggestions(session, args.stack, args.glue_max_workers, days=args.days)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, rightsize.InsightsQueryFailed) as exc:
             raise SystemExit(f"etl rightsize: {exc}") from None
     else:
         runtime = _runtime(args)

@@ -10,7 +10,8 @@ Rules (architecture overview, "Resource Right-Sizing"):
 
 Measurements: locally, the ``REPORT`` lines of ``<home>/logs/<Function>.log`` and the Glue
 task durations in the stored executions' histories; on AWS (``--stack``), CloudWatch Logs
-Insights over each function's ``REPORT`` records and the Glue job's ``GetJobRuns``. The result
+Insights over each function's invocation reports (``REPORT`` lines or, with the JSON log
+format the template sets, ``platform.report`` records) and the Glue job's ``GetJobRuns``. The result
 is a table and the ``--parameter-overrides`` for ``sam deploy`` (every function's memory and
 the Glue workers are template parameters: ``<LogicalId>MemorySize``, ``GlueNumberOfWorkers``).
 """
@@ -112,10 +113,24 @@ def glue_run_seconds(executions: list[dict[str, Any]]) -> list[float]:
 
 
 # --- measurements, on AWS ------------------------------------------------------------------------
-REPORT_QUERY = """filter @type = "REPORT" or type = "platform.report"
-| fields coalesce(@maxMemoryUsed / 1000 / 1000, `record.metrics.maxMemoryUsedMB`) as usedMB,
-         coalesce(@duration, `record.metrics.durationMs`) as durationMs
-| stats max(usedMB) as peakUsedMB, pct(durationMs, 95) as p95DurationMs, count(*) as invocations"""
+# One Logs Insights query per log format, both answering peakUsedMB, p95DurationMs, invocations.
+# Text: Lambda's REPORT line (Insights discovers @type and @duration in ms on it); the memory is
+# parsed from the line itself, in the MB it is printed in, so no unit conversion of the
+# discovered @maxMemoryUsed is assumed. JSON: the platform.report system-log record, whose JSON
+# keys Insights flattens with dots (record.metrics.maxMemoryUsedMB, in MB; durationMs in ms).
+TEXT_REPORT_QUERY = """filter @type = "REPORT"
+| parse @message "Max Memory Used: * MB" as usedMB
+| stats max(usedMB) as peakUsedMB, pct(@duration, 95) as p95DurationMs, count(*) as invocations"""
+JSON_REPORT_QUERY = """filter type = "platform.report"
+| stats max(record.metrics.maxMemoryUsedMB) as peakUsedMB, pct(record.metrics.durationMs, 95) as p95DurationMs, count(*) as invocations"""
+
+
+def report_query(logging_config: dict[str, Any] | None) -> str:
+    """The query for a function's ``LoggingConfig`` (GetFunctionConfiguration; Text when absent).
+
+    A window that spans a change of format sees only the current format's reports.
+    """
+    return JSON_REPORT_QUERY if (logging_config or {}).get("LogFormat") == "JSON" else TEXT_REPORT_QUERY
 
 
 def aws_suggestions(session: Any, stack: str, cap: int, days: int = 14, sleep: Callable[[float], None] = time.sleep) -> list[Suggestion]:
@@ -133,8 +148,9 @@ def aws_suggestions(session: Any, stack: str, cap: int, days: int = 14, sleep: C
         logical_id, physical = resource["LogicalResourceId"], resource["PhysicalResourceId"]
         if resource["ResourceType"] == "AWS::Lambda::Function" and memory_parameter(logical_id) in parameters:
             config = lambda_client.get_function_configuration(FunctionName=physical)
-            log_group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{physical}"
-            row = _insights(logs, log_group, end - days * 86400, end, sleep)
+            logging = config.get("LoggingConfig") or {}
+            log_group = logging.get("LogGroup") or f"/aws/lambda/{physical}"
+            row = _insights(logs, log_group, report_query(logging), end - days * 86400, end, sleep)
             current = int(parameters[memory_parameter(logical_id)])
             found.append(suggest_memory(logical_id, current, _int(row.get("peakUsedMB")), _int(row.get("invocations")) or 0,
                                         _float(row.get("p95DurationMs"))))
@@ -145,14 +161,20 @@ def aws_suggestions(session: Any, stack: str, cap: int, days: int = 14, sleep: C
     return found
 
 
-def _insights(logs: Any, log_group: str, start: int, end: int, sleep: Callable[[float], None]) -> dict[str, str]:
-    query_id = logs.start_query(logGroupName=log_group, startTime=start, endTime=end, queryString=REPORT_QUERY)["queryId"]
+class InsightsQueryFailed(Exception):
+    """A Logs Insights query that did not complete (Failed, Cancelled, Timeout)."""
+
+
+def _insights(logs: Any, log_group: str, query: str, start: int, end: int, sleep: Callable[[float], None]) -> dict[str, str]:
+    query_id = logs.start_query(logGroupName=log_group, startTime=start, endTime=end, queryString=query)["queryId"]
     while True:
         answer = logs.get_query_results(queryId=query_id)
         if answer["status"] in ("Complete", "Failed", "Cancelled", "Timeout"):
             break
         sleep(1)
-    if answer["status"] != "Complete" or not answer["results"]:
+    if answer["status"] != "Complete":
+        raise InsightsQueryFailed(f"the Logs Insights query on {log_group} ended {answer['status']}: nothing could be measured")
+    if not answer["results"]:
         return {}
     return {cell["field"]: cell["value"] for cell in answer["results"][0]}
 

@@ -1,8 +1,9 @@
 """Reading what the functions wrote to their logs, as CloudWatch would read it.
 
-Two line formats matter: Embedded Metric Format blobs (Powertools' metrics, which CloudWatch
-turns into metrics) and Lambda's ``REPORT`` lines (duration and memory of each invocation,
-which `etl rightsize` reads). Both are parsed here, from ``<home>/logs/<Function>.log``.
+Two kinds of line matter: Embedded Metric Format blobs (Powertools' metrics, which CloudWatch
+turns into metrics) and Lambda's invocation reports (duration and memory of each invocation,
+which `etl rightsize` reads: a ``REPORT`` line in the Text log format, a ``platform.report``
+record in the JSON one). Both are parsed here, from ``<home>/logs/<Function>.log``.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ REPORT = re.compile(
 
 @dataclass(frozen=True)
 class Report:
-    """One ``REPORT`` line: what Lambda measured of one invocation."""
+    """What Lambda measured of one invocation: a ``REPORT`` line or a ``platform.report`` record."""
 
     request_id: str
     duration_ms: float
@@ -70,10 +71,16 @@ class Report:
 
 
 def report_lines(lines: Iterable[str]) -> Iterator[Report]:
-    """The ``REPORT`` lines among ``lines``, in CloudWatch's format (others are skipped)."""
+    """The invocation reports among ``lines``, in either of CloudWatch's formats (others are skipped).
+
+    A function whose ``LoggingConfig.LogFormat`` is ``Text`` gets the tab-separated ``REPORT``
+    line; ``JSON`` gets a ``platform.report`` system-log record (Lambda's Telemetry API event
+    shape): ``{"time", "type": "platform.report", "record": {"requestId", "metrics":
+    {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs"?},
+    "status"}}``, ``initDurationMs`` only on a cold start.
+    """
     for line in lines:
-        match = REPORT.match(line)
-        if match:
+        if match := REPORT.match(line):
             yield Report(
                 request_id=match["request_id"],
                 duration_ms=float(match["duration"]),
@@ -82,6 +89,27 @@ def report_lines(lines: Iterable[str]) -> Iterator[Report]:
                 max_memory_used_mb=int(match["used"]),
                 init_ms=float(match["init"]) if match["init"] else None,
             )
+        elif '"platform.report"' in line and (report := _platform_report(line)) is not None:
+            yield report
+
+
+def _platform_report(line: str) -> Report | None:
+    try:
+        event = json.loads(line)
+        if event.get("type") != "platform.report":
+            return None
+        record = event["record"]
+        metrics = record["metrics"]
+        return Report(
+            request_id=str(record["requestId"]),
+            duration_ms=float(metrics["durationMs"]),
+            billed_ms=int(metrics["billedDurationMs"]),
+            memory_mb=int(metrics["memorySizeMB"]),
+            max_memory_used_mb=int(metrics["maxMemoryUsedMB"]),
+            init_ms=float(metrics["initDurationMs"]) if metrics.get("initDurationMs") is not None else None,
+        )
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        return None  # a log message that merely mentions platform.report
 
 
 def read_lines(path: Path) -> list[str]:
