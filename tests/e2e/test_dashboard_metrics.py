@@ -96,6 +96,53 @@ def test_the_dashboard_and_alarms_name_every_part_the_issue_asks_for() -> None:
     assert near[2] == 0.8 * definition["TimeoutSeconds"] * 1000 and near[1] == 0.8 * 300 * 1000  # EXPRESS: 5 minutes
 
 
+def _resolve(value: Any, express: bool, variables: dict[str, Any]) -> Any:
+    """``value`` as CloudFormation would deploy it with WorkflowType EXPRESS or STANDARD (If, Sub, Ref)."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        assert condition == "IsExpress", condition
+        return _resolve(when_true if express else when_false, express, variables)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text, own = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+        names = {**variables, **{k: _resolve(v, express, variables) for k, v in own.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(names.get(m[1], m[0])), text)
+    return value
+
+
+def test_transform_job_metrics_are_filed_under_the_arns_the_definition_runs() -> None:
+    """Step Functions files a service integration's metrics under ``ServiceIntegrationResourceArn`` =
+    the definition's Task ``Resource`` with the region and account filled in
+    (``arn:aws:states:::glue:startJobRun.sync`` -> ``arn:aws:states:<region>:<account>:glue:startJobRun.sync``;
+    AWS documents the dimension as "the resource ARN of the integrated service"; the account- and
+    region-qualified form is what deployed stacks show, the bare form returns no datapoints).
+    Every such value the dashboard and the alarms name, for either workflow type, is one the
+    definition's Glue or EMR Serverless task runs under that workflow type."""
+    pseudo = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+    machine = TEMPLATE["Resources"]["EtlStateMachine"]["Properties"]
+    dashboard = TEMPLATE["Resources"]["PipelineDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for express in (True, False):
+        substitutions = {k: _resolve(v, express, pseudo) for k, v in machine["DefinitionSubstitutions"].items()}
+        runs = {substitutions[name] for name in ("GlueJobRunResource", "EmrJobRunResource")}
+        assert all(arn.startswith("arn:aws:states:::") for arn in runs) and len(runs) == 2
+        expected = {arn.replace("arn:aws:states:::", "arn:aws:states:eu-west-1:123456789012:") for arn in runs}
+        named: list[str] = []
+        for lid, resource in TEMPLATE["Resources"].items():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                for metric in resource["Properties"].get("Metrics", []):
+                    for dimension in metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", []):
+                        if dimension["Name"] == "ServiceIntegrationResourceArn":
+                            named.append(_resolve(dimension["Value"], express, pseudo))
+        body = json.loads(_resolve({"Fn::Sub": dashboard}, express, {**pseudo, "MetricsNamespace": NAMESPACE}))
+        for widget in body["widgets"]:
+            for metric in widget["properties"].get("metrics", []):
+                plain = [m for m in metric if not isinstance(m, (dict,))]
+                if "ServiceIntegrationResourceArn" in plain:
+                    named.append(plain[plain.index("ServiceIntegrationResourceArn") + 1])
+        assert len(named) == 4 + 6, named  # the alarm's Failed/TimedOut x2, the dashboard's run time and Failed/TimedOut x2
+        assert set(named) == expected, (express, set(named) ^ expected)
+
+
 def _function(value: Any) -> str:
     """``!Ref PlanFunction`` (alarms) or ``${PlanFunction}`` (the dashboard's Fn::Sub)."""
     return value["Ref"] if isinstance(value, dict) else value.strip("${}")
