@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from etl_core.errors import InputError
 from etl_core.recovery import classify, decide
 
 
@@ -44,3 +45,10 @@ def test_reattempts_are_bounded_with_growing_delay() -> None:
 def test_permanent_errors_never_retry() -> None:
     decision = decide("SpecError", "bad spec", attempt=0, max_attempts=5)
     assert decision.retry is False and decision.classification == "non_retryable"
+
+
+@pytest.mark.parametrize("value", ['["KeyError"]', "{KeyError: retryable}"])
+def test_a_malformed_table_extension_names_the_setting(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ERROR_CLASSES", value)
+    with pytest.raises(InputError, match="ERROR_CLASSES must be a JSON object of error name -> classification"):
+        classify("KeyError", "")

@@ -7,12 +7,12 @@ to mark a driver's exception as retryable, without touching code.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from aws_lambda_powertools import Tracer
+
+from etl_core.settings import Settings
 
 tracer = Tracer()
 
@@ -63,8 +63,8 @@ class Decision:
 
 
 def error_classes() -> dict[str, Classification]:
-    extra = os.environ.get("ERROR_CLASSES", "")
-    return {**DEFAULT_CLASSES, **(json.loads(extra) if extra else {})}
+    """The default table, extended or overridden by the ``ERROR_CLASSES`` setting."""
+    return {**DEFAULT_CLASSES, **Settings.from_env().error_classes}  # type: ignore[dict-item]
 
 
 def classify(error: str, cause: str) -> Classification:

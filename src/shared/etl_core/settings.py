@@ -2,9 +2,12 @@
 
 Handlers never ask "am I local?": on AWS the template sets s3:// URIs and ARNs, locally the
 runtime sets folder paths and a PostgreSQL DSN, and the same code follows whichever it gets.
+This is the only module of the domain that reads ``os.environ``: a setting read anywhere else
+could not be found, documented or tested in one place.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,13 @@ class Settings:
     recovery_delay_seconds: int
     glue_threshold_bytes: int
     emr_threshold_bytes: int
+    #: Users' additions to the error handler's classification table (error name -> class).
+    error_classes: dict[str, str]
+    #: An S3 endpoint override (a local S3 emulator in tests); empty on AWS.
+    s3_endpoint: str
+    aws_region: str
+    #: The role Redshift COPY assumes when a target names none.
+    redshift_copy_role_arn: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -46,6 +56,10 @@ class Settings:
             recovery_delay_seconds=int(env.get("RECOVERY_DELAY_SECONDS", "30")),
             glue_threshold_bytes=int(env.get("GLUE_THRESHOLD_BYTES", str(64 * 1024 * 1024))),
             emr_threshold_bytes=int(env.get("EMR_THRESHOLD_BYTES", str(10 * 1024**3))),
+            error_classes=_json_object("ERROR_CLASSES", env.get("ERROR_CLASSES", "")),
+            s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "",
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            redshift_copy_role_arn=env.get("REDSHIFT_COPY_ROLE_ARN", ""),
         )
 
     def require_lake(self) -> str:
@@ -54,3 +68,24 @@ class Settings:
 
             raise InputError("LAKE_URI is not set: the function's environment must name the lake bucket or folder")
         return self.lake_uri
+
+
+def named_variable(name: str | None) -> str:
+    """The value of an environment variable a spec names (a postgres source's ``dsn_env``, an
+    HTTP source's ``auth.env``): empty when unset or unnamed. Specs may only point at the
+    environment, so connection strings and credentials never sit in a spec file."""
+    return os.environ.get(name, "") if name else ""
+
+
+def _json_object(name: str, text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        value = exc
+    if not isinstance(value, dict):
+        from etl_core.errors import InputError
+
+        raise InputError(f"{name} must be a JSON object of error name -> classification, e.g. {{\"KeyError\": \"retryable\"}}")
+    return value

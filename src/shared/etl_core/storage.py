@@ -18,6 +18,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl_core.errors import SourceNotFound
+from etl_core.settings import Settings
 
 
 def join(base: str, *parts: str) -> str:
@@ -27,8 +28,8 @@ def join(base: str, *parts: str) -> str:
 @lru_cache(maxsize=None)
 def _s3() -> pafs.S3FileSystem:
     # An endpoint override lets the same code reach a local S3 emulator in tests.
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    settings = Settings.from_env()
+    endpoint, region = settings.s3_endpoint, settings.aws_region
     if endpoint:
         scheme, _, host = endpoint.partition("://")
         return pafs.S3FileSystem(endpoint_override=host, scheme=scheme, region=region)

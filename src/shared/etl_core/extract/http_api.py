@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import os
 import random
 import re
 import time
@@ -29,6 +28,7 @@ from etl_core.aws import secret_json, secret_text
 from etl_core.errors import SourceError, SourceNotFound, TransientError
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import MISSING, RecordBatcher, field_value, json_type, parse_json
+from etl_core.settings import named_variable
 from etl_core.spec.sources import HttpAuth, HttpRetry, HttpSource
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -116,7 +116,7 @@ def authorization(auth: HttpAuth) -> str:
         secret = secret_json(auth.secret_arn, ("username", "password"))
         credentials = f"{secret['username']}:{secret['password']}"
     else:
-        credentials = os.environ.get(auth.env or "", "")
+        credentials = named_variable(auth.env)
         if not credentials:
             raise SourceError(f"auth: environment variable {auth.env} is not set")
         if auth.type == "bearer":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -20,13 +19,14 @@ from etl_core.aws import rds_conninfo
 from etl_core.errors import SourceError, TransientError
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.records import text_value
+from etl_core.settings import named_variable
 from etl_core.spec.sources import PostgresSource
 
 
 def _conninfo(source: PostgresSource) -> str:
     if source.secret_arn:
         return rds_conninfo(source.secret_arn)
-    dsn = os.environ.get(source.dsn_env)
+    dsn = named_variable(source.dsn_env)
     if not dsn:
         raise SourceError(f"postgres source {source.name!r}: environment variable {source.dsn_env} (dsn_env) holds no DSN")
     redaction.register_dsn(dsn)

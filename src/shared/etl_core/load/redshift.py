@@ -27,7 +27,6 @@ without a key or sharing one are refused before anything is sent (etl_core.load.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any, Callable
@@ -44,6 +43,7 @@ from etl_core.load.aws import target_errors
 from etl_core.load.keys import require_unique_keys
 from etl_core.load.rows import Rows
 from etl_core.load.warehouse_sql import STAGING_TABLE, quote_ident, warehouse_load
+from etl_core.settings import Settings
 from etl_core.spec.targets import IAM_ROLE_ARN, RedshiftTarget
 
 ROLE_ENV = "REDSHIFT_COPY_ROLE_ARN"
@@ -67,7 +67,7 @@ def copy_source(layout: RunLayout, target: RedshiftTarget) -> str:
 
 
 def copy_role(target: RedshiftTarget) -> str:
-    role = target.iam_role or os.environ.get(ROLE_ENV, "")
+    role = target.iam_role or Settings.from_env().redshift_copy_role_arn
     if not role:
         raise TargetError(f"target {target.name!r}: COPY needs an IAM role: set iam_role in the spec or {ROLE_ENV}")
     if not re.fullmatch(IAM_ROLE_ARN, role):
