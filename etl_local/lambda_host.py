@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from etl_core.redaction import redact
 from etl_local.asl.errors import TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed, LambdaResponse
 from etl_local.lambda_worker import LambdaContext, read_frame, report_line, write_frame
@@ -321,6 +322,12 @@ class LambdaHost:
         # local files relative to the project, as `sam local invoke` users expect of their paths.
         return _Worker(command, self.environment(fn), Path.cwd(), self._log(fn))
 
+    def _append_log(self, fn: FunctionDef, text: str) -> None:
+        """The host's log writer: what it adds to a function's log (an invocation's error lines with
+        their traceback, END, REPORT) is redacted first, as everything that leaves a function as text."""
+        with self._log(fn).open("a") as log:
+            log.write(redact(text))
+
     def _log(self, fn: FunctionDef) -> Path:
         return self.log_dir / f"{fn.logical_id}.log" if self.log_dir else Path(os.devnull)
 
@@ -388,6 +395,7 @@ class LambdaHost:
                                          "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                                                          f"{_exit_status(worker.process.wait())}"}), False
         meta, payload = answer
+        self._append_log(fn, meta["log"])
         if meta["failed"]:
             return LambdaFunctionFailed(json.loads(payload)), not meta["exiting"]
         if len(payload) > RESPONSE_LIMIT_BYTES:
@@ -402,10 +410,9 @@ class LambdaHost:
         peak_mb = _peak_memory_mb(worker.process.pid)
         worker.stop(kill=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
-        with self._log(fn).open("a") as log:
-            log.write(f"{stamp} {request_id} Task timed out after {fn.timeout:.2f} seconds\n\n"
-                      f"END RequestId: {request_id}\n"
-                      + report_line(request_id, elapsed * 1000, fn.memory_size, peak_mb, None))
+        self._append_log(fn, f"{stamp} {request_id} Task timed out after {fn.timeout:.2f} seconds\n\n"
+                             f"END RequestId: {request_id}\n"
+                             + report_line(request_id, elapsed * 1000, fn.memory_size, peak_mb, None))
         return LambdaFunctionFailed({"errorType": "Sandbox.Timedout",
                                      "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds"})
 

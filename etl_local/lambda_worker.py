@@ -155,24 +155,29 @@ class Environment:
             self.init_error = ("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", [])
             return
         except Exception as exc:  # noqa: BLE001 - an init failure is reported like Lambda reports it
-            stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+            stack = traceback.format_list(_own_frames(exc))
             self.init_error = (type(exc).__name__, str(exc), stack)
             return
         self.handler = getattr(module, function_name, None)
         if self.handler is None:
             self.init_error = ("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'", [])
 
-    def invoke(self, request: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
-        """Run one invocation; (whether it failed, the response or error body)."""
+    def invoke(self, request: dict[str, Any], body: bytes) -> tuple[bool, bytes, str]:
+        """Run one invocation: (whether it failed, the response or error body, the error's log lines).
+
+        The error's log lines are not written here but handed to the host, which writes them
+        to the function's log through its redaction: an error message or traceback may hold
+        a secret (a DSN echoed by a driver), and no secret may reach a log a person reads."""
         request_id = request["request_id"]
         if self.init_error is not None:
             error_type, message, stack = self.init_error
-            _log(f"[ERROR] {error_type}: {message}\n")
-            return True, json.dumps(error_body(error_type, message, request_id, stack)).encode()
+            return True, json.dumps(error_body(error_type, message, request_id, stack)).encode(), _error_lines(error_type, message, stack)
         try:
             event = json.loads(body) if body else {}
         except ValueError as exc:
-            return True, json.dumps(error_body("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id, [])).encode()
+            message = f"Unable to unmarshal input: {exc}"
+            return (True, json.dumps(error_body("Runtime.UnmarshalError", message, request_id, [])).encode(),
+                    _error_lines("Runtime.UnmarshalError", message, []))
         config = self.config
         context = LambdaContext(
             function_name=config["function_name"], memory_limit_in_mb=config["memory_size"],
@@ -184,17 +189,27 @@ class Environment:
         except MemoryError:  # past MemorySize (--enforce-memory): Lambda kills the environment
             self.out_of_memory = True
             message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
-            return True, json.dumps({"errorType": "Runtime.OutOfMemory", "errorMessage": message}).encode()
+            return True, json.dumps({"errorType": "Runtime.OutOfMemory", "errorMessage": message}).encode(), ""
         except Exception as exc:  # noqa: BLE001 - an unhandled error is the function's response
-            frames = traceback.extract_tb(exc.__traceback__)[1:]
-            _log(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n" + "".join(traceback.format_list(frames)))
-            return True, json.dumps(error_body(type(exc).__name__, str(exc), request_id, traceback.format_list(frames))).encode()
+            stack = traceback.format_list(_own_frames(exc))
+            return (True, json.dumps(error_body(type(exc).__name__, str(exc), request_id, stack)).encode(),
+                    _error_lines(type(exc).__name__, str(exc), stack))
         try:
-            return False, marshal(result)
+            return False, marshal(result), ""
         except (TypeError, ValueError) as exc:
             message = f"Unable to marshal response: {exc}"
-            _log(f"[ERROR] Runtime.MarshalError: {message}\n")
-            return True, json.dumps(error_body("Runtime.MarshalError", message, request_id, [])).encode()
+            return (True, json.dumps(error_body("Runtime.MarshalError", message, request_id, [])).encode(),
+                    _error_lines("Runtime.MarshalError", message, []))
+
+
+def _own_frames(exc: BaseException) -> traceback.StackSummary:
+    """The exception's traceback without the worker's own frame (Lambda shows the function's only)."""
+    return traceback.StackSummary.from_list(traceback.extract_tb(exc.__traceback__)[1:])
+
+
+def _error_lines(error_type: str, message: str, stack: list[str]) -> str:
+    """What Lambda's Python runtime logs for an error: ``[ERROR] type: message`` and the traceback."""
+    return f"[ERROR] {error_type}: {message}\nTraceback (most recent call last):\n" + "".join(stack)
 
 
 def main(config_text: str) -> None:
@@ -219,13 +234,16 @@ def main(config_text: str) -> None:
         write_frame(responses, b"started")  # the function's Timeout counts from here, not from init
         _log(f"START RequestId: {request['request_id']} Version: $LATEST\n")
         invoke_started = time.perf_counter()
-        failed, payload = environment.invoke(request, body)
+        failed, payload, error_lines = environment.invoke(request, body)
         duration_ms = (time.perf_counter() - invoke_started) * 1000
         init_ms = environment.init_ms if cold else None
-        _log(f"END RequestId: {request['request_id']}\n"
-             + report_line(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(), init_ms))
+        sys.stdout.flush()
+        sys.stderr.flush()  # the function's own output is in the log before the host appends the tail
+        # The host appends the tail (error lines, END, REPORT) to the log through its redaction.
+        tail = (error_lines + f"END RequestId: {request['request_id']}\n"
+                + report_line(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(), init_ms))
         exiting = environment.init_error is not None or environment.out_of_memory
-        meta = {"failed": failed, "exiting": exiting, "duration_ms": duration_ms, "init_ms": init_ms,
+        meta = {"failed": failed, "exiting": exiting, "duration_ms": duration_ms, "init_ms": init_ms, "log": tail,
                 "worker_ms": (time.perf_counter() - started) * 1000, "max_memory_mb": _max_memory_mb()}
         write_frame(responses, json.dumps(meta).encode())
         write_frame(responses, payload)

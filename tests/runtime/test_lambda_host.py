@@ -265,3 +265,36 @@ def test_enforced_memory_fails_as_lambda_does_and_discards_the_environment(tmp_p
         assert failed.value.body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
         host.value("Hungry", {"mb": 1})
         assert [record.cold for record in host.records] == [True, False, True]
+
+
+def test_error_lines_in_the_functions_log_are_redacted(tmp_path: Path) -> None:
+    """An error raised at import or in the handler may echo a secret (a driver quoting its DSN):
+    the traceback Lambda logs for it reaches the function's log through redaction."""
+    from etl_core.redaction import register
+
+    secret = "tok-" + os.urandom(6).hex()
+    register(secret)
+    dsn = "postgresql://etl:pw-in-a-url-" + os.urandom(4).hex() + "@db/etl"
+    (tmp_path / "AtImport").mkdir()
+    (tmp_path / "AtImport" / "app.py").write_text(
+        f"def connect():\n    raise RuntimeError('cannot connect with {secret}')\n\nconnect()\n\n"
+        "def handler(event, context):\n    return 1\n")
+    (tmp_path / "InHandler").mkdir()
+    (tmp_path / "InHandler" / "app.py").write_text(
+        f"def handler(event, context):\n    raise ValueError('bad DSN {dsn}')\n")
+    functions = {name: FunctionDef(name, tmp_path / name, "app.handler", CURRENT, 30, 128, {}, [])
+                 for name in ("AtImport", "InHandler")}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs") as host:
+        with pytest.raises(LambdaFunctionFailed) as at_import:
+            host.value("AtImport", {})
+        with pytest.raises(LambdaFunctionFailed) as in_handler:
+            host.value("InHandler", {})
+    assert at_import.value.body["errorType"] == "RuntimeError"
+    assert in_handler.value.body["errorType"] == "ValueError"
+    import_log = (tmp_path / "logs" / "AtImport.log").read_text()
+    handler_log = (tmp_path / "logs" / "InHandler.log").read_text()
+    assert "[ERROR] RuntimeError: cannot connect with ***\nTraceback (most recent call last):\n" in import_log
+    assert 'app.py", line 2, in connect' in import_log and "END RequestId: " in import_log
+    assert "[ERROR] ValueError: bad DSN postgresql://etl:***@db/etl\nTraceback" in handler_log
+    assert secret not in import_log and dsn not in handler_log and "pw-in-a-url" not in handler_log
+    assert re.search(r"^REPORT RequestId: .*Init Duration", handler_log, re.MULTILINE)
