@@ -11,6 +11,15 @@ A worker past the function's ``Timeout`` is killed and its environment discarded
 (``Sandbox.Timedout``); ``ReservedConcurrentExecutions`` caps a function's concurrent
 environments, beyond which an invocation is throttled (``TooManyRequestsException``).
 
+Cold starts: a new environment is forked from a fork server (``lambda_worker.zygote``), one per
+interpreter, layer path and import-time environment, shared by every host of the process, that
+has the layers' heavy libraries (``PRELOAD``: pyarrow, Powertools, pydantic, psycopg, PyYAML)
+imported once; the child then takes the function's environment, working directory and code
+folder and imports the handler, as a fresh interpreter would. Only what the layer provides is
+preloaded (never a function's own dependency, which would then import where Lambda fails), and
+only with the function's own values of the variables those imports read; a function that differs
+there, or ships its own copy of a preloaded package, gets a fresh interpreter.
+
 Where the code comes from: the source folders (``CodeUri``/``ContentUri``, with the current
 venv's packages as the dependencies, hence the current interpreter), or ``.aws-sam/build``
 (``from_build``), where every function carries its own dependencies built for its Runtime, so
@@ -19,12 +28,15 @@ AWS (``Runtime.ImportModuleError``).
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import json
 import os
+import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -35,12 +47,12 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from etl_core.redaction import redact
 from etl_local.asl.errors import TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed, LambdaResponse
-from etl_local.lambda_worker import LambdaContext, read_frame, report_line, write_frame
+from etl_local.lambda_worker import STATUS, LambdaContext, read_exactly, read_frame, report_line, write_frame
 from etl_local.sam_template import REGION, FunctionDef
 
 __all__ = ["LambdaContext", "LambdaHost", "InvocationRecord"]
@@ -50,6 +62,31 @@ WORKER = Path(__file__).with_name("lambda_worker.py")
 RESPONSE_LIMIT_BYTES = 6_291_556
 #: How long an environment may take to initialise (Lambda's is 10 s; generous for a loaded machine).
 INIT_LIMIT_SECONDS = 60
+#: The layer's heavy libraries a fork server imports once for all the functions using the layer
+#: (module -> the requirement that puts it in the layer). Each one was checked for what it reads
+#: from the environment while importing (ZYGOTE_ENVIRONMENT). boto3/botocore.session are left out:
+#: they are the runtime's, not the layer's (Powertools imports only botocore's top package).
+PRELOAD = {
+    "pyarrow": "pyarrow", "pyarrow.parquet": "pyarrow", "pyarrow.compute": "pyarrow", "pyarrow.csv": "pyarrow",
+    "pyarrow.fs": "pyarrow", "pyarrow.dataset": "pyarrow",
+    "pydantic": "aws-lambda-powertools", "yaml": "pyyaml", "psycopg": "psycopg",
+    "aws_lambda_powertools": "aws-lambda-powertools", "aws_lambda_powertools.utilities.typing": "aws-lambda-powertools",
+    "aws_lambda_powertools.utilities.parser": "aws-lambda-powertools",
+}
+#: The variables a fork server is given from the function's environment, and so part of its key:
+#: the interpreter's own (locale, time zone, search path for programs and libraries) and every one
+#: the preload reads while importing. C libraries' reads (pyarrow's memory pool and jemalloc,
+#: OpenSSL's) were found by tracing getenv(3) with an LD_PRELOAD shim; Python-level reads are
+#: also recorded by the server itself at each start, and a function whose value differs from the
+#: server's for any of them gets a fresh interpreter instead (``_Zygote.fits``).
+ZYGOTE_ENVIRONMENT = (
+    "PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME",
+    "ARROW_DEFAULT_MEMORY_POOL", "ARROW_DEBUG_MEMORY_POOL", "ARROW_USER_SIMD_LEVEL", "JE_ARROW_MALLOC_CONF",
+    "AZURE_LOG_LEVEL", "OPENSSL_CONF", "OPENSSL_ia32cap", "SSLKEYLOGFILE", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "PSYCOPG_IMPL", "PSYCOPG_WAIT_FUNC", "PYTHONTZPATH", "PYTHONUSERBASE", "PYTHONDOCS", "_PYTHON_PROJECT_BASE",
+    "_PYTHON_SYSCONFIGDATA_NAME",
+    "AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_DEBUG", "POWERTOOLS_TRACE_MIDDLEWARES",
+)
 #: What Lambda's Python runtime has on its path besides the function (boto3 and its dependencies).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 
@@ -66,40 +103,48 @@ class InvocationRecord:
 
 
 class _Worker:
-    """One execution environment: a process running ``lambda_worker.py`` for one function."""
+    """One execution environment: a process running ``lambda_worker.py`` for one function, started
+    afresh (``spawn``) or forked from a fork server (``_Zygote.fork``)."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes] | _Forked, requests: BinaryIO, responses: BinaryIO) -> None:
+        self.process = process
+        self.requests = requests
+        self.responses = responses
+        self.cold = True
+
+    @classmethod
+    def spawn(cls, command: list[str], env: dict[str, str], cwd: Path, log: Path) -> _Worker:
+        """A new interpreter for the environment (no fork server fits the function)."""
         read_fd, write_fd = os.pipe()
         config = json.loads(command[-1])
         config["response_fd"] = write_fd
         command = [*command[:-1], json.dumps(config)]
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
+            process = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
                 command, stdin=subprocess.PIPE, stdout=out, stderr=out, pass_fds=(write_fd,),
                 env=env, cwd=cwd, close_fds=True, start_new_session=True)
         os.close(write_fd)
-        self.responses = os.fdopen(read_fd, "rb", buffering=0)
-        self.cold = True
+        assert process.stdin is not None
+        return cls(process, process.stdin, os.fdopen(read_fd, "rb", buffering=0))
 
     def send(self, request: dict[str, Any], body: bytes) -> None:
-        assert self.process.stdin is not None
-        fd = self.process.stdin.fileno()
+        fd = self.requests.fileno()
         write_frame(fd, json.dumps(request).encode())
         write_frame(fd, body)
 
     def started(self, timeout: float) -> bool:
         """Whether the environment is initialised and the handler started within ``timeout``."""
         ready, _, _ = select.select([self.responses], [], [], max(timeout, 0.0))
-        return bool(ready) and read_frame(self.responses) == b"started"  # type: ignore[arg-type]
+        return bool(ready) and read_frame(self.responses) == b"started"
 
     def receive(self, timeout: float) -> tuple[dict[str, Any], bytes] | None:
         """The response, or None when ``timeout`` passes first (or the worker died: see ``alive``)."""
         ready, _, _ = select.select([self.responses], [], [], max(timeout, 0.0))
         if not ready:
             return None
-        meta = read_frame(self.responses)  # type: ignore[arg-type]
-        payload = read_frame(self.responses)  # type: ignore[arg-type]
+        meta = read_frame(self.responses)
+        payload = read_frame(self.responses)
         if meta is None or payload is None:
             return None
         return json.loads(meta), payload
@@ -109,18 +154,166 @@ class _Worker:
 
     def stop(self, *, kill: bool = False) -> None:
         if kill and self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.process.stdin is not None:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
+            _kill_group(self.process.pid)
+        try:
+            self.requests.close()
+        except OSError:
+            pass
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            _kill_group(self.process.pid)
             self.process.wait()
         self.responses.close()
+        if isinstance(self.process, _Forked):
+            self.process.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class _Forked:
+    """A forked environment as ``Popen`` shows a process (``pid``, ``poll``, ``wait``): its parent is
+    the fork server, which writes the exit status to a pipe when it reaps it."""
+
+    def __init__(self, pid: int, status_fd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._status = os.fdopen(status_fd, "rb", buffering=0)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._status], [], [], 0)[0]:
+            self._collect()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._status], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"environment {self.pid}", timeout or 0)
+            self._collect()
+        assert self.returncode is not None
+        return self.returncode
+
+    def _collect(self) -> None:
+        data = read_exactly(self._status, STATUS.size)
+        # No status: the fork server itself is gone (killed); the environment, reparented, exits by itself.
+        self.returncode = STATUS.unpack(data)[0] if data else -signal.SIGKILL
+
+    def close(self) -> None:
+        self._status.close()
+
+
+class _Zygote:
+    """A fork server (``lambda_worker.zygote``) for one interpreter, layer path, preload and
+    import-time environment, shared by every host of this process (see ``_zygote_for``)."""
+
+    def __init__(self, interpreter: str, path: list[str], preload: list[str], env: dict[str, str]) -> None:
+        self.owner = os.getpid()
+        self.env = env
+        self.lock = threading.Lock()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
+            [interpreter, "-I", "-S", "-u", str(WORKER), "--zygote", str(theirs.fileno())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),), env=env, close_fds=True, start_new_session=True)
+        theirs.close()
+        self.control = ours
+        ours.settimeout(INIT_LIMIT_SECONDS)
+        ours.send(json.dumps({"path": path, "preload": preload}).encode())
+        reply = ours.recv(_MESSAGE_LIMIT)
+        ours.settimeout(None)
+        report = json.loads(reply) if reply else {"error": "the fork server exited while starting"}
+        if "error" in report:
+            self.close()
+            raise OSError(f"fork server for {path}: {report['error']}")
+        self.read: list[str] = report["environment_read"]
+        self.packages: list[str] = report["packages"]
+
+    def fits(self, code_dir: Path, env: dict[str, str]) -> bool:
+        """Whether forking gives the function what a fresh environment would: every variable the
+        preload read has the function's value, and its code shadows none of the preloaded packages
+        (Lambda puts the function's folder first, so its own copy of a package would win)."""
+        if "*" in self.read or any(env.get(key) != self.env.get(key) for key in self.read):
+            return False
+        return not any((code_dir / name).exists() or (code_dir / f"{name}.py").exists()
+                       or any(code_dir.glob(f"{name}.*.so")) for name in self.packages)
+
+    def fork(self, config: dict[str, Any], env: dict[str, str], cwd: Path, log: Path) -> _Worker:
+        requests_read, requests_write = os.pipe()
+        responses_read, responses_write = os.pipe()
+        status_read, status_write = os.pipe()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        message = json.dumps({"config": config, "env": env, "cwd": str(cwd)}).encode()
+        try:
+            with self.lock:
+                socket.send_fds(self.control, [message], [requests_read, log_fd, responses_write, status_write])
+                reply = self.control.recv(_MESSAGE_LIMIT)
+        except OSError:
+            reply = b""
+        finally:
+            for fd in (requests_read, log_fd, responses_write, status_write):
+                os.close(fd)
+        if not reply:
+            for fd in (requests_write, responses_read, status_read):
+                os.close(fd)
+            raise OSError("the fork server is gone")
+        return _Worker(_Forked(json.loads(reply)["pid"], status_read),
+                       os.fdopen(requests_write, "wb", buffering=0), os.fdopen(responses_read, "rb", buffering=0))
+
+    def close(self) -> None:
+        """End the server (closing its control socket ends its loop); its environments live on until
+        their hosts stop them."""
+        self.control.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.process.pid)
+            self.process.wait()
+
+
+#: Fork servers by (interpreter, path, preload, import-time environment); None: none could start.
+_ZYGOTES: dict[tuple[Any, ...], _Zygote | None] = {}
+_ZYGOTES_LOCK = threading.Lock()
+_MESSAGE_LIMIT = 1 << 20
+
+
+def _zygote_for(interpreter: str, path: list[str], preload: list[str], env: dict[str, str]) -> _Zygote | None:
+    """The process's fork server for this key, started on first use (its start imports the preload
+    once, shared by every LocalRuntime of the process: the e2e tests' many runtimes in one pytest)."""
+    key = (interpreter, tuple(path), tuple(preload), tuple(sorted(env.items())))
+    with _ZYGOTES_LOCK:
+        if key in _ZYGOTES and (_ZYGOTES[key] is None or _ZYGOTES[key].owner == os.getpid()):
+            return _ZYGOTES[key]
+        try:
+            zygote: _Zygote | None = _Zygote(interpreter, path, preload, env)
+        except OSError:
+            zygote = None
+        _ZYGOTES[key] = zygote
+        return zygote
+
+
+def _forget_zygote(zygote: _Zygote) -> None:
+    with _ZYGOTES_LOCK:
+        for key, value in list(_ZYGOTES.items()):
+            if value is zygote:
+                _ZYGOTES[key] = None
+
+
+def stop_zygotes() -> None:
+    """End this process's fork servers (at exit; their environments are stopped by their hosts)."""
+    with _ZYGOTES_LOCK:
+        zygotes = [z for z in _ZYGOTES.values() if z is not None and z.owner == os.getpid()]
+        _ZYGOTES.clear()
+    for zygote in zygotes:
+        zygote.close()
+
+
+atexit.register(stop_zygotes)
 
 
 class _Pool:
@@ -219,6 +412,7 @@ class LambdaHost:
         runtime_dir: Path | None = None,
         enforce_memory: bool = False,
         warn: Callable[[str], None] | None = None,
+        fork_server: bool = True,
     ) -> None:
         self.functions = functions
         self.env_for = env_for
@@ -226,6 +420,7 @@ class LambdaHost:
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.from_build = from_build
         self.enforce_memory = enforce_memory
+        self.fork_server = fork_server
         self.runtime_dir = runtime_dir
         self.warn = warn or (lambda message: print(f"etl: warning: {message}", file=sys.stderr))
         self.invocations: dict[str, int] = {name: 0 for name in functions}
@@ -317,10 +512,40 @@ class LambdaHost:
             "memory_size": fn.memory_size, "timeout": fn.timeout, "arn": fn.arn, "log_stream": "local",
             "memory_limit_bytes": fn.memory_size * 1024 * 1024 if self.enforce_memory else None,
         }
-        command = [self.interpreter(fn), "-I", "-S", "-u", str(WORKER), json.dumps(config)]
+        env = self.environment(fn)
         # The working directory is the caller's (Lambda's is the code folder, /var/task): events name
         # local files relative to the project, as `sam local invoke` users expect of their paths.
-        return _Worker(command, self.environment(fn), Path.cwd(), self._log(fn))
+        zygote = self._zygote(fn, env)
+        if zygote is not None:
+            try:
+                return zygote.fork(config, env, Path.cwd(), self._log(fn))
+            except OSError:
+                _forget_zygote(zygote)  # the server died: the next cold start starts a new one
+        command = [self.interpreter(fn), "-I", "-S", "-u", str(WORKER), json.dumps(config)]
+        return _Worker.spawn(command, env, Path.cwd(), self._log(fn))
+
+    def preload(self, fn: FunctionDef) -> list[str]:
+        """The heavy libraries the function's layers provide (``PRELOAD``), for its fork server to
+        import once: from the build, those present in a layer; from source, those the layer's
+        requirements.txt names. Never a function's own dependency (DuckDB), which would then be
+        importable where Lambda would fail."""
+        if self.from_build:
+            folders = [layer / "python" for layer in fn.layer_build_dirs]
+            return [module for module in PRELOAD if any((folder / module.partition(".")[0]).is_dir() for folder in folders)]
+        required: set[str] = set()
+        for layer in fn.layer_dirs:
+            if (layer / "requirements.txt").is_file():
+                required |= {_requirement_name(line) for line in (layer / "requirements.txt").read_text().splitlines()}
+        return [module for module, requirement in PRELOAD.items() if requirement in required]
+
+    def _zygote(self, fn: FunctionDef, env: dict[str, str]) -> _Zygote | None:
+        """The fork server this function's environments come from, or None when none fits it."""
+        if not self.fork_server:
+            return None
+        path = self.search_path(fn)[1:]  # the function's path but its code folder
+        zygote = _zygote_for(self.interpreter(fn), path, self.preload(fn),
+                             {key: env[key] for key in ZYGOTE_ENVIRONMENT if key in env})
+        return zygote if zygote is not None and zygote.fits(self.code_dir(fn), env) else None
 
     def _append_log(self, fn: FunctionDef, text: str) -> None:
         """The host's log writer: what it adds to a function's log (an invocation's error lines with
@@ -430,6 +655,12 @@ class LambdaHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _requirement_name(line: str) -> str:
+    """The distribution a requirements.txt line names, normalised (``PyYAML==6`` -> ``pyyaml``)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
 
 
 def _peak_memory_mb(pid: int) -> int:

@@ -58,7 +58,7 @@ def _uuid() -> str:
     return str(uuid.uuid4())
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+def read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     """``size`` bytes (a pipe may return fewer per read), or None at end of stream."""
     chunks, left = [], size
     while left:
@@ -72,10 +72,10 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 
 def read_frame(stream: BinaryIO) -> bytes | None:
     """One length-prefixed frame, or None at end of stream."""
-    head = _read_exactly(stream, _LENGTH.size)
+    head = read_exactly(stream, _LENGTH.size)
     if head is None:
         return None
-    return _read_exactly(stream, _LENGTH.unpack(head)[0])
+    return read_exactly(stream, _LENGTH.unpack(head)[0])
 
 
 def write_frame(fd: int, data: bytes) -> None:
@@ -213,8 +213,14 @@ def _error_lines(error_type: str, message: str, stack: list[str]) -> str:
 
 
 def main(config_text: str) -> None:
+    """A fresh environment: the function's path in front of the standard library, then serve."""
     config = json.loads(config_text)
     sys.path[:0] = config["path"]
+    serve(config)
+
+
+def serve(config: dict[str, Any]) -> None:
+    """Run the function's invocations as they arrive on stdin, until it closes."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     if config.get("memory_limit_bytes"):
@@ -251,5 +257,162 @@ def main(config_text: str) -> None:
             return  # Lambda discards an environment whose init failed; the next invocation starts afresh
 
 
+# --- the fork server ------------------------------------------------------------------------
+#: The largest control message (a fork request carries the function's whole environment).
+_MESSAGE_LIMIT = 1 << 20
+STATUS = struct.Struct(">i")
+
+
+class _ReadKeys(os._Environ):  # type: ignore[misc,name-defined]
+    """``os.environ`` that notes which variables are read (the preload's, to compare with a function's)."""
+
+    def __init__(self, environ: Any, seen: set[str]) -> None:
+        super().__init__(environ._data, environ.encodekey, environ.decodekey, environ.encodevalue, environ.decodevalue)
+        self.seen = seen
+
+    def __getitem__(self, key: str) -> str:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+    def __iter__(self) -> Any:
+        self.seen.add("*")  # the whole environment was read: no function differing in anything fits
+        return super().__iter__()
+
+
+def _preload(modules: list[str], roots: list[str]) -> dict[str, Any]:
+    """Import ``modules`` (the layers' heavy libraries), noting the variables read while importing
+    and the top-level packages now loaded from ``roots`` (a function's code may not shadow them)."""
+    seen: set[str] = set()
+    environ, os.environ = os.environ, _ReadKeys(os.environ, seen)
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    finally:
+        os.environ = environ
+    loaded = sorted({name.partition(".")[0] for name, module in list(sys.modules.items())
+                     if any(str(getattr(module, "__file__", None) or "").startswith(root + os.sep) for root in roots)})
+    return {"environment_read": sorted(seen), "packages": loaded, "threads": len(os.listdir("/proc/self/task"))}
+
+
+def zygote(control_fd: int) -> None:
+    """A fork server: an interpreter on the layers' path with their heavy libraries imported once,
+    from which each new execution environment of a function using those layers is forked.
+
+    The host sends the setup (``path``, ``preload``) and then fork requests, each with the
+    function's configuration, environment and working directory, and four descriptors: the
+    requests pipe (its stdin), the log (stdout and stderr), the responses pipe and a status pipe
+    on which this process writes the child's exit status when it reaps it (the host is not the
+    child's parent and cannot wait for it). Single-threaded: fork copies only the calling thread.
+    """
+    import select
+    import signal
+    import socket
+    import warnings
+
+    # jemalloc's background thread (pyarrow) is fork-safe: jemalloc's at-fork handlers reset it in the child.
+    warnings.filterwarnings("ignore", ".*multi-threaded.*fork", DeprecationWarning)
+    control = socket.socket(fileno=control_fd)
+    setup = json.loads(control.recv(_MESSAGE_LIMIT))
+    sys.path[:0] = setup["path"]
+    try:
+        report: dict[str, Any] = _preload(setup["preload"], setup["path"])
+    except BaseException as exc:  # noqa: BLE001 - the host runs the functions without a fork server
+        report = {"error": f"{type(exc).__name__}: {exc}"}
+    control.send(json.dumps(report).encode())
+    if "error" in report:
+        return
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: dict[int, int] = {}  # pid -> the write end of its status pipe
+    parent = os.getppid()
+    while os.getppid() == parent:
+        ready, _, _ = select.select([control, wake_read], [], [], 0.5)
+        if wake_read in ready:
+            os.read(wake_read, 4096)
+        _reap(children)
+        if control not in ready:
+            continue
+        message, fds, _, _ = socket.recv_fds(control, _MESSAGE_LIMIT, 4)
+        if not message:
+            return  # the host closed the server (or exited)
+        request = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _become(request, fds, [control.fileno(), wake_read, wake_write, *children.values()])
+                code = 0
+            except BaseException:  # noqa: BLE001 - reported in the function's log, as an interpreter would
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first, the host can kill the group
+        except OSError:
+            pass
+        for fd in fds[:3]:
+            os.close(fd)
+        children[pid] = fds[3]
+        control.send(json.dumps({"pid": pid}).encode())
+
+
+def _reap(children: dict[int, int]) -> None:
+    """Collect exited children and tell the host each one's exit status (as Popen.returncode)."""
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = children.pop(pid, None)
+        if fd is not None:
+            try:
+                os.write(fd, STATUS.pack(os.waitstatus_to_exitcode(status)))
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _become(request: dict[str, Any], fds: list[int], inherited: list[int]) -> None:
+    """In the forked child: turn the fork server into the function's execution environment."""
+    import signal
+
+    requests, log, responses, status = fds
+    for fd in (*inherited, status):
+        os.close(fd)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    os.dup2(requests, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(requests)
+    os.close(log)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    config = request["config"]
+    config["response_fd"] = responses
+    # The fork server's path is the function's minus its code folder, which goes first.
+    sys.path.insert(0, config["path"][0])
+    importlib.invalidate_caches()
+    serve(config)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main(sys.argv[1])

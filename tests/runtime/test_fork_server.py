@@ -1,0 +1,145 @@
+"""Fork servers: execution environments forked from an interpreter that has the layers' heavy
+libraries imported (issue 10, cold starts). Forking must give a function exactly what a fresh
+interpreter would: each case below compares a forked environment with a fresh one
+(``fork_server=False``) or with what Lambda would do. Real processes, real pyarrow.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from etl_local import lambda_host
+from etl_local.lambda_host import LambdaHost
+from etl_local.sam_template import FunctionDef
+
+CURRENT = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+REPORT = ("import os, sys\nLOADED = sorted(name for name in sys.modules if '.' not in name)\n\n"
+          "def handler(event, context):\n"
+          "    import pyarrow, yaml\n"
+          "    return {'loaded_at_import': [m for m in ('duckdb', 'pyarrow', 'yaml') if m in LOADED],\n"
+          "            'pool': pyarrow.default_memory_pool().backend_name, 'yaml': getattr(yaml, 'OWN', None),\n"
+          "            'ppid': os.getppid(), 'flag': os.environ.get('ARROW_DEFAULT_MEMORY_POOL')}\n")
+
+
+def _layer(root: Path, requirements: str) -> Path:
+    layer = root / "layer"
+    layer.mkdir(parents=True, exist_ok=True)
+    (layer / "requirements.txt").write_text(requirements)
+    return layer
+
+
+def _function(root: Path, name: str, layer: Path, env: dict[str, str] | None = None, code: str = REPORT) -> FunctionDef:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(code)
+    return FunctionDef(name, folder, "app.handler", CURRENT, 60, 256, env or {}, [layer])
+
+
+@pytest.fixture(autouse=True)
+def _own_fork_servers():
+    lambda_host.stop_zygotes()  # each test starts the servers it uses, and leaves none behind
+    yield
+    lambda_host.stop_zygotes()
+
+
+def test_environments_fork_from_a_server_holding_only_what_the_layer_provides(tmp_path: Path) -> None:
+    """The layer's requirements (pyarrow, PyYAML) are imported before the handler; a function's own
+    dependency (DuckDB, in its requirements.txt) is not, although the venv has it."""
+    layer = _layer(tmp_path, "pyarrow==26.0.1\nPyYAML==6.0.3  # specs\n")
+    fn = _function(tmp_path, "Fn", layer)
+    (fn.code_uri / "requirements.txt").write_text("duckdb==2.0.1\n")
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs") as host:
+        assert host.preload(fn) == ["pyarrow", "pyarrow.parquet", "pyarrow.compute", "pyarrow.csv", "pyarrow.fs",
+                                    "pyarrow.dataset", "yaml"]
+        forked = host.value("Fn", {})
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", fork_server=False) as host:
+        fresh = host.value("Fn", {})
+    assert forked["loaded_at_import"] == ["pyarrow", "yaml"]
+    assert fresh["loaded_at_import"] == []
+    assert forked["ppid"] != os.getpid() and fresh["ppid"] == os.getpid()  # forked: the server is its parent
+    assert forked["pool"] == fresh["pool"]
+
+
+def test_a_variable_the_preload_reads_gets_the_functions_value(tmp_path: Path) -> None:
+    """pyarrow chooses its memory pool from ARROW_DEFAULT_MEMORY_POOL while importing: a function
+    setting it is forked from a server started with its value (the variable is in the server's key)."""
+    layer = _layer(tmp_path, "pyarrow\n")
+    functions = {"Plain": _function(tmp_path, "Plain", layer),
+                 "System": _function(tmp_path, "System", layer, {"ARROW_DEFAULT_MEMORY_POOL": "system"})}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs") as host:
+        forked = {name: host.value(name, {}) for name in functions}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs", fork_server=False) as host:
+        fresh = {name: host.value(name, {}) for name in functions}
+    assert forked["System"]["pool"] == fresh["System"]["pool"] == "system"
+    assert forked["Plain"]["pool"] == fresh["Plain"]["pool"] != "system"
+    assert forked["System"]["ppid"] != forked["Plain"]["ppid"]  # two servers, one per value
+    assert forked["Plain"]["flag"] is None
+
+
+def test_a_variable_read_at_import_outside_the_key_sends_the_function_to_a_fresh_interpreter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server records what the preload read; a function whose value differs is not forked."""
+    layer = _layer(tmp_path, "reads-env\n")
+    (layer / "reads_env.py").write_text("import os\nFLAG = os.environ.get('READS_ENV_FLAG', 'unset')\n")
+    monkeypatch.setitem(lambda_host.PRELOAD, "reads_env", "reads-env")
+    code = "import os, reads_env\n\ndef handler(event, context):\n    return [reads_env.FLAG, os.getppid()]\n"
+    functions = {"Unset": _function(tmp_path, "Unset", layer, code=code),
+                 "Set": _function(tmp_path, "Set", layer, {"READS_ENV_FLAG": "on"}, code=code)}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs") as host:
+        unset_flag, unset_parent = host.value("Unset", {})
+        set_flag, set_parent = host.value("Set", {})
+    assert (unset_flag, set_flag) == ("unset", "on")
+    assert unset_parent != os.getpid() and set_parent == os.getpid()
+
+
+def test_a_function_shipping_its_own_copy_of_a_layer_package_gets_its_own(tmp_path: Path) -> None:
+    """Lambda puts the function's folder before its layers: its own yaml wins over the preloaded one."""
+    layer = _layer(tmp_path, "PyYAML\n")
+    fn = _function(tmp_path, "Own", layer)
+    (fn.code_uri / "yaml.py").write_text("OWN = 'the function s own yaml'\n")
+    other = _function(tmp_path, "Other", layer)
+    with LambdaHost({"Own": fn, "Other": other}, lambda name: {}, tmp_path / "logs") as host:
+        assert host.value("Own", {})["yaml"] == "the function s own yaml"
+        assert host.value("Other", {})["yaml"] is None
+
+
+def test_one_server_serves_every_host_of_the_process_and_exits_with_it(tmp_path: Path) -> None:
+    """Hosts (one per LocalRuntime) share the server of a layer set; when the process exits without
+    closing anything, the server and its environments exit too."""
+    layer = _layer(tmp_path, "PyYAML\n")
+    fn = _function(tmp_path, "Fn", layer)
+    with LambdaHost({"Fn": fn}, lambda name: {}) as first, LambdaHost({"Fn": fn}, lambda name: {}) as second:
+        assert first.value("Fn", {})["ppid"] == second.value("Fn", {})["ppid"] != os.getpid()
+    script = (
+        "import json, os\nfrom pathlib import Path\nfrom etl_local.lambda_host import LambdaHost\n"
+        "from etl_local.sam_template import FunctionDef\n"
+        f"fn = FunctionDef('Fn', Path({str(fn.code_uri)!r}), 'app.handler', {CURRENT!r}, 30, 128, {{}}, [Path({str(layer)!r})])\n"
+        "host = LambdaHost({'Fn': fn}, lambda name: {})\n"
+        "result = host.value('Fn', {})\n"
+        "print(json.dumps([result['ppid'], os.getpid()]), flush=True)\n"
+        "os._exit(0)  # no close, no atexit: the server and the environment must notice by themselves\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    server, parent = json.loads(out.stdout)
+    assert server != parent
+    for _ in range(200):  # both check for their parent twice a second
+        if not _running(server):
+            break
+        time.sleep(0.1)
+    assert not _running(server)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")
