@@ -32,12 +32,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from etl_core.causes import for_people
 from etl_core.redaction import redact
 from etl_local.asl import DefinitionError, TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.integrations import read_messages
 from etl_local.names import InvalidName
-from etl_local.progress import Progress, branch_starts, readable_cause
+from etl_local.progress import Progress, branch_starts
 from etl_local.runtime import LocalRuntime, describe
 from etl_local.sam_template import TemplateError
 
@@ -146,7 +147,7 @@ def _summary(result) -> str:
     elif result.status == "SUCCEEDED":
         lines.append(json.dumps(result.output, indent=2))
     else:
-        lines += [f"  error  {result.error}", f"  cause  {readable_cause(result.cause, limit=2000)}"]
+        lines += [f"  error  {result.error}", f"  cause  {for_people(result.cause, limit=2000, one_line=True)}"]
     return redact("\n".join(lines))
 
 
@@ -317,11 +318,16 @@ def _add_history(sub) -> None:
     history.set_defaults(handler=cmd_history)
 
 
-def cmd_history(args: argparse.Namespace) -> int:
+def _stored_execution(runtime: LocalRuntime, name: str) -> dict[str, Any]:
+    """A stored execution's record (description and events), or exit naming what is unknown."""
     try:
-        record = _runtime(args).store.load(args.execution)
+        return runtime.store.load(name)
     except KeyError as exc:
         raise SystemExit(f"etl: {exc.args[0]}") from None
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    record = _stored_execution(_runtime(args), args.execution)
     if args.json:
         print(json.dumps({"events": record["events"]}, indent=2))
         return 0
@@ -521,10 +527,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from etl_local.serve import definition_for
 
     runtime = _runtime(args)
-    try:
-        record = runtime.store.load(args.execution)
-    except KeyError as exc:
-        raise SystemExit(f"etl: {exc.args[0]}") from None
+    record = _stored_execution(runtime, args.execution)
     description, events = record["execution"], record["events"]
     definition = definition_for(None, runtime, description["stateMachineArn"])
     out = Path(args.out)

@@ -11,12 +11,13 @@ failed with its error; a failure followed by another attempt is shown as a retry
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from etl_core.causes import for_people
 
 Scope = tuple[tuple[str, int], ...]
 
@@ -43,18 +44,6 @@ class _Open:
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
     return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
-
-
-def readable_cause(cause: str | None, limit: int = 160) -> str:
-    """A cause for a person: one line; a Lambda error's JSON cause (with its stack trace) becomes its message."""
-    try:
-        parsed = json.loads(cause or "")
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
-        cause = parsed["errorMessage"]
-    text = " ".join((cause or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Progress:
@@ -91,7 +80,7 @@ class Progress:
         took = f"{now - state.started:7.2f}s"
         text = f"  {status:<5} {self.label(scope, state.name):<32} {took}"
         if error:
-            text += f"  {error}" + (f": {readable_cause(cause)}" if cause else "")
+            text += f"  {error}" + (f": {for_people(cause, limit=160, one_line=True)}" if cause else "")
         self._write(text)
 
     # --- scopes ---------------------------------------------------------------------------

@@ -21,22 +21,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def raw_copy(tmp_path: Path) -> Path:
-    """A private copy of the sample's raw data, so a test can add the missing day to it."""
-    raw = tmp_path / "raw"
-    shutil.copytree(REPO / "sample" / "raw", raw)
-    return raw
-
-
-@pytest.fixture
-def env_file(tmp_path: Path, raw_copy: Path) -> Path:
-    env = json.loads((REPO / "local.env.json").read_text())
-    env["Parameters"]["RAW_URI"] = str(raw_copy)
-    path = tmp_path / "env.json"
-    path.write_text(json.dumps(env))
-    return path
-
 
 def entered(result) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in result.history if e["type"].endswith("StateEntered")]

@@ -7,7 +7,6 @@ itself is never edited), changed as a data team would change a day's file after 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,19 +27,8 @@ CHANGED_ORDER = 100000
 
 
 @pytest.fixture
-def raw_copy(tmp_path: Path) -> Path:
-    raw = tmp_path / "raw"
-    shutil.copytree(REPO / "sample" / "raw", raw)
-    return raw
-
-
-@pytest.fixture
-def rerun_runtime(make_runtime, raw_copy: Path, tmp_path: Path):
-    """The runtime as `etl run` configures it (local.env.json), reading the copy of the raw data."""
-    env = json.loads((REPO / "local.env.json").read_text())
-    env["Parameters"]["RAW_URI"] = str(raw_copy)
-    env_file = tmp_path / "env.json"
-    env_file.write_text(json.dumps(env))
+def rerun_runtime(make_runtime, env_file: Path):
+    """The runtime as `etl run` configures it (local.env.json), reading the copy of the raw data (conftest)."""
     return make_runtime(env_file=env_file)
 
 

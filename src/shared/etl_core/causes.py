@@ -41,15 +41,21 @@ def _message(cause: str) -> str:
     return cause
 
 
-def for_people(cause: str | None) -> str:
-    """A short, redacted message with no stack trace and no source paths, from any cause."""
+def for_people(cause: str | None, limit: int = MAX_CAUSE_CHARS, one_line: bool = False) -> str:
+    """A short, redacted message with no stack trace and no source paths, from any cause.
+
+    The one reading of a cause for people: the error handler's ``Cause`` (DLQ, notification, the
+    execution's end) and the CLI's progress and summary lines (``one_line``, and its own ``limit``).
+    """
     text = _message(cause or "")
     text = _TRACEBACK.sub("", text)
     text = _FRAME.sub("", text)
     text = _SOURCE_PATH.sub(r"\1", text)
     text = redact(text).strip()
-    if len(text) > MAX_CAUSE_CHARS:
-        text = text[: MAX_CAUSE_CHARS - 1].rstrip() + "…"
+    if one_line:
+        text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
     return text
 
 
