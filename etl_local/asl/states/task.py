@@ -17,6 +17,7 @@ import json
 import uuid
 from typing import Any
 
+from ...lambda_worker import marshal
 from ..errors import ExecutionTimedOut, StatesError
 from ..execution import Frame, Visit
 from ..history import error_details, io_details, to_json
@@ -174,7 +175,9 @@ class TaskState(WorkState):
             if isinstance(result, LambdaResponse):
                 result = self._response_value(visit, result)
             elif self.lambda_invoke and token is None:
-                result = lambda_invoke_result(result, to_json(result), frame.clock.now())
+                # The function's response as Lambda's Python runtime writes it (", " and ": "):
+                # AWS's Content-Length counts those bytes.
+                result = lambda_invoke_result(result, marshal(result).decode(), frame.clock.now())
             text = frame.json_text(result)
         except (TypeError, ValueError) as exc:
             error = StatesError(MARSHAL_ERROR, f"Unable to marshal response: {exc}")

@@ -26,9 +26,8 @@ EXPRESSIONS = {"ja_states_input": "{% $states.input %}", "ja_var_access": "{% $v
 
 
 #: lambda:invoke's Content-Length counts the response as the Python runtime serialises it
-#: (json.dumps with ", " and ": "): {"foo": "foo-1"} is 16 bytes (AWS_BEHAVIOURS #35). How the
-#: engine marshals Lambda results is being reworked by the "lambda" engineer.
-CONTENT_LENGTH = {"pending": "lambda", "notes": "Content-Length of the lambda:invoke response (AWS_BEHAVIOURS #35)"}
+#: (json.dumps with ", " and ": "): {"foo": "foo-1"} is 16 bytes (AWS_BEHAVIOURS #35).
+CONTENT_LENGTH = {"notes": "Content-Length of the lambda:invoke response (AWS_BEHAVIOURS #35)"}
 
 
 def case(name: str, source: str, definition: dict[str, Any], **extra: Any) -> dict[str, Any]:
