@@ -540,7 +540,9 @@ class LambdaHost:
 
     def _zygote(self, fn: FunctionDef, env: dict[str, str]) -> _Zygote | None:
         """The fork server this function's environments come from, or None when none fits it."""
-        if not self.fork_server:
+        if not self.fork_server or self.enforce_memory:
+            # --enforce-memory limits the address space from the start, while the libraries load:
+            # a server's preload (pyarrow reserves over 1 GB of address space) would exceed it at once.
             return None
         path = self.search_path(fn)[1:]  # the function's path but its code folder
         zygote = _zygote_for(self.interpreter(fn), path, self.preload(fn),

@@ -143,3 +143,30 @@ def _running(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return not (status.exists() and status.read_text().split()[2] == "Z")
+
+
+def test_from_the_build_the_server_preloads_what_the_layer_folder_holds(tmp_path: Path) -> None:
+    """--from-build: a preload candidate is the layer's when its package is in the layer's python/ folder."""
+    build = tmp_path / ".aws-sam" / "build"
+    (build / "Layer" / "python" / "yaml").mkdir(parents=True)
+    (build / "Layer" / "python" / "yaml" / "__init__.py").write_text("OWN = 'the layer s yaml'\n")
+    (build / "Fn").mkdir(parents=True)
+    (build / "Fn" / "app.py").write_text("import os, sys\nAT_IMPORT = 'yaml' in sys.modules\n\n"
+                                         "def handler(event, context):\n    import yaml\n"
+                                         "    return [AT_IMPORT, yaml.OWN, os.getppid()]\n")
+    fn = FunctionDef("Fn", tmp_path / "src", "app.handler", "python3.12", 30, 128, {}, [],
+                     build_dir=build / "Fn", layer_build_dirs=[build / "Layer"])
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", from_build=True,
+                    runtime_dir=tmp_path / "runtime", warn=lambda message: None) as host:
+        assert host.preload(fn) == ["yaml"]
+        at_import, own, parent = host.value("Fn", {})
+    assert (at_import, own) == (True, "the layer s yaml") and parent != os.getpid()
+
+
+def test_enforced_memory_starts_a_fresh_interpreter(tmp_path: Path) -> None:
+    """The address-space limit must hold while the libraries load, so no server's preload counts against it."""
+    layer = _layer(tmp_path, "PyYAML\n")
+    fn = _function(tmp_path, "Fn", layer)
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", enforce_memory=True) as host:
+        result = host.value("Fn", {})
+    assert result["ppid"] == os.getpid() and result["loaded_at_import"] == []
