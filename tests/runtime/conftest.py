@@ -1,6 +1,9 @@
 """Shared helpers for the engine tests: run a definition on a virtual clock with the corpus helpers."""
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -53,3 +56,22 @@ def machine(*states: tuple[str, dict[str, Any]], **top: Any) -> dict[str, Any]:
             state.update({"Next": following} if following else {"End": True})
         body[name] = state
     return {"StartAt": states[0][0], "States": body, **top}
+
+
+def exits_soon(pid: int) -> bool:
+    """Whether process ``pid`` is gone (or a zombie) within 20 s: Lambda environments and fork
+    servers check for their parent twice a second and exit when it is gone."""
+    for _ in range(200):
+        if not _running(pid):
+            return True
+        time.sleep(0.1)
+    return not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,8 @@ import pytest
 from etl_local import lambda_host
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import FunctionDef
+
+from .conftest import exits_soon
 
 CURRENT = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -129,20 +130,7 @@ def test_one_server_serves_every_host_of_the_process_and_exits_with_it(tmp_path:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     server, parent = json.loads(out.stdout)
     assert server != parent
-    for _ in range(200):  # both check for their parent twice a second
-        if not _running(server):
-            break
-        time.sleep(0.1)
-    assert not _running(server)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split()[2] == "Z")
+    assert exits_soon(server)
 
 
 def test_from_the_build_the_server_preloads_what_the_layer_folder_holds(tmp_path: Path) -> None:

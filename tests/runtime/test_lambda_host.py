@@ -23,6 +23,8 @@ from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import FunctionDef
 
+from .conftest import exits_soon
+
 CURRENT = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 HANDLERS = {
@@ -178,20 +180,7 @@ def test_environments_exit_when_their_host_dies(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(HANDLERS["Counter"])
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     pid = int(out.stdout.strip())
-    for _ in range(200):  # the worker checks for its parent twice a second
-        if not _running(pid):
-            break
-        time.sleep(0.1)
-    assert not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split()[2] == "Z")
+    assert exits_soon(pid)
 
 
 def test_a_package_missing_from_the_build_fails_as_on_aws(tmp_path: Path) -> None:
