@@ -75,6 +75,32 @@ def test_failure_mid_load_leaves_the_table_unchanged(warehouse_dsn: str) -> None
     assert fetch(warehouse_dsn, "SELECT count(*) FROM analytics.orders WHERE note = 'changed'") == [(0,)]
 
 
+def test_a_first_load_leaves_the_table_with_its_primary_key(warehouse_dsn: str) -> None:
+    """The key is added after the COPY (one index build), and is there after the load."""
+    upsert(ROWS, TARGET, settings_for(warehouse_dsn), RUN)
+    assert fetch(warehouse_dsn, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                                "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = 'analytics.orders'::regclass "
+                                "AND i.indisprimary") == [("order_id",)]
+
+
+def test_a_key_another_run_holds_moves_to_this_run(warehouse_dsn: str) -> None:
+    """The direct COPY meets another run's key: rolled back to its savepoint, the rows MERGE,
+    updating that row in place; the other run keeps its other rows, nothing is duplicated."""
+    settings = settings_for(warehouse_dsn)
+    assert upsert(ROWS, TARGET, settings, "run-a") == 3
+    moved = ROWS.slice(2, 1).set_column(1, "note", pa.array(["moved"]))
+    new = moved.set_column(0, "order_id", pa.array([4], pa.int64())).set_column(1, "note", pa.array(["new"]))
+    assert upsert(pa.concat_tables([moved, new]), TARGET, settings, "run-b") == 2
+    assert fetch(warehouse_dsn, "SELECT order_id, note, etl_run_id FROM analytics.orders ORDER BY order_id") == [
+        (1, "plain", "run-a"), (2, 'quote " and, comma', "run-a"), (3, "moved", "run-b"), (4, "new", "run-b")
+    ]
+    assert upsert(ROWS, TARGET, settings, "run-a") == 3  # run a again, unchanged: key 3 moves back
+    assert fetch(warehouse_dsn, "SELECT order_id, etl_run_id FROM analytics.orders ORDER BY order_id") == [
+        (1, "run-a"), (2, "run-a"), (3, "run-a"), (4, "run-b")
+    ]
+    assert fetch(warehouse_dsn, "SELECT count(*) FROM pg_class WHERE relname = 'etl_staging'") == [(0,)]
+
+
 def test_existing_table_without_key_constraint_is_a_clear_error(warehouse_dsn: str) -> None:
     with psycopg.connect(warehouse_dsn) as conn:
         conn.execute("CREATE TABLE public.nokey (order_id bigint, note text)")

@@ -1,13 +1,24 @@
-"""PostgreSQL target (RDS, or the embedded server locally): COPY into staging, then MERGE.
+"""PostgreSQL target (RDS, or the embedded server locally): the run's rows replaced by COPY.
 
-Everything happens in one transaction: the rows stream batch by batch into a temporary
-staging table by COPY (fast, and values never pass through SQL text), then the shared MERGE
-(etl_core.load.warehouse_sql) applies them on the key and the run's rows that are no longer
-in it are deleted, so a crash leaves the table as it was and a re-run leaves exactly the
-run's new rows, never duplicates. The count returned is read back from the table in the
-same transaction: the rows it holds for the run. The table's unique
-constraint on the key is required: it is what makes PostgreSQL itself refuse two rows with
-one key (MERGE raises a cardinality or unique violation), instead of loading both.
+Everything happens in one transaction, so a crash leaves the table as it was and a re-run
+leaves exactly the run's new rows, never duplicates:
+
+1. a table that does not exist yet is created without its key, the rows stream into it by
+   COPY, and then its primary key is added: PostgreSQL builds the index once, by sorting,
+   instead of inserting into it row by row (at scale 1, 6 million rows, that halves the load);
+2. into an existing table: the run's rows are deleted (a re-run replaces them all), and the
+   rows stream batch by batch straight into the table by COPY (values never pass through
+   SQL text, and no second copy is made);
+3. only if that COPY hits a key held by another run's row (a row that moved between runs)
+   is it rolled back to a savepoint, and the rows go the slow way: COPY into a temporary
+   staging table, then the shared MERGE (etl_core.load.warehouse_sql), which updates the
+   other run's row in place, as every load did before;
+4. the count returned is read back from the table in the same transaction: the rows it
+   holds for the run.
+
+The table's unique constraint on the key is required: it is what makes PostgreSQL itself
+refuse two rows with one key (COPY raises a unique violation, MERGE a cardinality or unique
+violation), instead of loading both.
 """
 from __future__ import annotations
 
@@ -23,7 +34,7 @@ from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
 from etl_core.load.keys import require_columns
 from etl_core.load.rows import Rows
-from etl_core.load.warehouse_sql import STAGING_TABLE, quote_ident, quote_table, warehouse_load
+from etl_core.load.warehouse_sql import STAGING_TABLE, WarehouseLoad, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
 from etl_core.spec.targets import PostgresTarget
 
@@ -40,6 +51,9 @@ SELECT EXISTS (
       )
 )"""
 
+_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
+_SAVEPOINT = "etl_direct_copy"
+
 
 def conninfo(settings: Settings) -> str:
     """A DSN from WAREHOUSE_DSN, or built from the Secrets Manager secret (RDS's JSON shape)."""
@@ -51,14 +65,16 @@ def conninfo(settings: Settings) -> str:
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
 
 
-def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table) -> None:
-    """Stream the rows as CSV into the staging table, one record batch at a time.
+def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "") -> None:
+    """Stream the rows as CSV into ``table`` (a quoted name; default the staging table), one
+    record batch at a time.
 
     The queued writer sends on its own thread (its queue is bounded), so reading and encoding
     the next batch overlaps PostgreSQL parsing the last one.
     """
     rows = Rows.of(rows)
-    statement = f"COPY {quote_ident(STAGING_TABLE)} ({', '.join(quote_ident(c) for c in rows.column_names)}) FROM STDIN (FORMAT csv)"
+    into = table or quote_ident(STAGING_TABLE)
+    statement = f"COPY {into} ({', '.join(quote_ident(c) for c in rows.column_names)}) FROM STDIN (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
     with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for batch in rows.batches():
@@ -67,27 +83,63 @@ def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table) -> None:
             copy.write(buffer.getvalue())
 
 
+def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget) -> None:
+    """Step 1 of the module docstring: no other run's rows to collide with, the key added last."""
+    try:
+        for statement in statements.create_unkeyed:
+            cur.execute(statement)
+    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
+        raise TransientError(f"target {target.name!r}: table {target.table} was created by another load meanwhile") from exc
+    _copy_rows(cur, rows, quote_table(target.table))
+    try:
+        cur.execute(statements.add_key)
+    except psycopg.errors.UniqueViolation as exc:
+        raise TargetError(f"target {target.name!r}: table {target.table}: duplicate keys within one load: {exc}") from exc
+
+
+def _replace_run(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget) -> None:
+    """Steps 2-3 of the module docstring."""
+    table = quote_table(target.table)
+    cur.execute(statements.delete_run)
+    cur.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        _copy_rows(cur, rows, table)
+    except psycopg.errors.UniqueViolation:
+        cur.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        _merge(cur, rows, statements, target)
+    else:
+        cur.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+
+def _merge(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget) -> None:
+    """Step 3: the run's rows are already deleted, so a key the MERGE meets twice, or inserts
+    twice, is a key the rows themselves repeat."""
+    cur.execute(statements.stage)
+    _copy_rows(cur, rows)
+    try:
+        cur.execute(statements.merge)
+    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation) as exc:
+        raise TargetError(f"target {target.name!r}: table {target.table}: duplicate keys within one load: {exc}") from exc
+    cur.execute(statements.cleanup)
+
+
 def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, run_id: str) -> int:
     """Replace run ``run_id``'s rows of the table by ``rows``; the rows the table then holds for the run."""
     rows = Rows.of(rows, run_id)
     require_columns(rows, target.key, target.name)
     statements = warehouse_load(target.table, rows.schema, target.key, "postgres", run_id)
+    table = quote_table(target.table)
     try:
         with psycopg.connect(conninfo(settings), connect_timeout=10) as conn, conn.cursor() as cur:
-            for statement in statements.prepare:
-                cur.execute(statement)
-            cur.execute(_HAS_UNIQUE_KEY, {"table": quote_table(target.table), "key": target.key})
-            if not cur.fetchone()[0]:
-                raise TargetError(f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}")
-            _copy_rows(cur, rows)
-            cur.execute(statements.merge)
-            cur.execute(statements.prune)
-            held = cur.execute(statements.count).fetchone()[0]
-            cur.execute(statements.cleanup)
-            return held
+            if not cur.execute(_EXISTS, (table,)).fetchone()[0]:
+                _first_load(cur, rows, statements, target)
+            else:
+                cur.execute(_HAS_UNIQUE_KEY, {"table": table, "key": target.key})
+                if not cur.fetchone()[0]:
+                    raise TargetError(f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}")
+                _replace_run(cur, rows, statements, target)
+            return cur.execute(statements.count).fetchone()[0]
     except psycopg.OperationalError as exc:
         raise TransientError(f"target {target.name!r}: cannot reach PostgreSQL: {exc}") from exc
-    except psycopg.errors.CardinalityViolation as exc:  # a staged key matching an existing row twice
-        raise TargetError(f"target {target.name!r}: table {target.table}: duplicate keys within one load: {exc}") from exc
     except psycopg.Error as exc:
         raise TargetError(f"target {target.name!r}: table {target.table}: {exc}") from exc
