@@ -11,6 +11,7 @@ import pytest
 from etl_core.errors import SourceError, SourceNotFound
 from etl_core.extract import ExtractContext, extract_source
 from etl_core.layout import RunLayout
+from etl_core.schema import cast_text_columns
 from etl_core.settings import Settings
 from etl_core.spec import parse_spec
 
@@ -142,3 +143,14 @@ def test_jsonl_and_parquet_schemas_are_inferred(tmp_path: Path) -> None:
     assert infer_columns(spec, str(tmp_path / "in.jsonl")) == {"id": "int64", "tags": "json", "who": "json", "day": "string"}
     pq.write_table(pa.table({"id": [1], "d": pa.array([None], pa.date32())}), tmp_path / "in.parquet")
     assert infer_columns(spec.model_copy(update={"format": "parquet"}), str(tmp_path / "in.parquet")) == {"id": "int64", "d": "date"}
+
+
+@pytest.mark.parametrize("bad_at", [[0], [999], [0, 1, 2], [17, 500, 501, 998, 999], list(range(0, 1000, 3))])
+def test_bad_values_among_many_are_found_each_with_its_row(bad_at: list[int]) -> None:
+    """One cast for the batch; only the slices that fail are cast again, down to the bad values."""
+    texts = [("x" if i in bad_at else str(i)) if i % 7 else None for i in range(1000)]
+    typed, problems = cast_text_columns(pa.table({"n": pa.array(texts, pa.string())}), {"n": "int64"})
+    wrong = [i for i in bad_at if texts[i] is not None]
+    assert sorted(problems) == wrong
+    assert all(problems[i] == ["column n: 'x' is not a valid int64"] for i in wrong)
+    assert typed.column("n").to_pylist() == [None if t in (None, "x") else int(t) for t in texts]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from etl_core.extract import ExtractContext, extract_source
+from etl_core.extract import ExtractContext, csv_lines, extract_source, files
 from etl_core.layout import RunLayout
 from etl_core.settings import Settings
 from etl_core.spec import parse_spec
@@ -19,10 +20,10 @@ CSV_COLUMNS = "{id: int64, note: string}"
 JSONL_COLUMNS = "{id: int64, note: string}"
 
 
-def extract(tmp_path: Path, fmt: str, name: str, data: bytes) -> dict[int | None, str]:
+def extract(tmp_path: Path, fmt: str, name: str, data: bytes, options: str = "") -> dict[int | None, str]:
     """Each row's line (the number after the last ':' of its origin), staged and quarantined, by id."""
     spec = parse_spec(
-        f"pipeline: demo\nsources:\n  - {{name: s, type: s3, uri: x, format: {fmt}, columns: {CSV_COLUMNS}}}\n"
+        f"pipeline: demo\nsources:\n  - {{name: s, type: s3, uri: x, format: {fmt}, columns: {CSV_COLUMNS}{options}}}\n"
         "transform: {sql: demo.sql}\ntargets: [{name: t, type: lake_parquet, uri: y}]\n",
         "demo.yaml",
     )
@@ -50,6 +51,7 @@ CSV_CASES = {
     "crlf": (b"id,note\r\n1,a\r\n\r\n2,b\r\n3,c\r\n", {1: "2", 2: "4", 3: "5"}),
     "quoted-field-spanning-lines": (b'id,note\n1,"one\ntwo"\n2,"x\r\n\r\ny"\n3,c\n', {1: "2", 2: "4", 3: "7"}),
     "byte-order-mark": ("\ufeffid,note\n1,a\n\n2,b\n".encode(), {1: "2", 2: "4"}),
+    "line-break-in-an-undeclared-column": (b'id,other,note\n1,"x\ny",a\n\n2,z,b\n', {1: "2", 2: "5"}),
     "malformed-and-blank": (b'id,note\n1,a\nbroken\n\n2,"p\nq"\n3,c,extra\n4,d\n',
                             {1: "2", "rejected:broken": "3", 2: "5", "rejected:3,c,extra": "7", 4: "8"}),
 }
@@ -85,3 +87,62 @@ def test_origin_is_the_rows_first_physical_line(tmp_path: Path, fmt: str, case: 
     data, expected = CASES[fmt][case]
     name = f"in.{fmt}.gz" if gzipped else f"in.{fmt}"
     assert extract(tmp_path, fmt, name, gzip.compress(data) if gzipped else data) == expected
+
+
+def _random_csv(seed: int) -> tuple[bytes, dict]:
+    """A CSV whose every record's first physical line is known as it is written: blank lines,
+    LF, CRLF and lone-CR line ends, quoted fields with commas, quotes and line breaks (from the
+    middle of the file on, so a reader must switch to following quotes mid-way), and malformed records."""
+    rng = random.Random(seed)
+    ends = [b"\n", b"\r\n", b"\r"][: rng.choice([1, 2, 3])]
+    spanning_from = rng.randrange(0, 400)
+    out, line, expected = [b"\xef\xbb\xbf" if rng.random() < 0.3 else b"", b"id,note"], 1, {}
+
+    def end() -> None:
+        nonlocal line
+        after_cr = out[-1].endswith(b"\r")  # a LF there would make a CRLF: one line end, not two
+        out.append(rng.choice([e for e in ends if not (after_cr and e.startswith(b"\n"))] or [b"\r"]))
+        line += 1
+
+    end()
+    for number in range(rng.randrange(50, 400)):
+        while rng.random() < 0.15:
+            end()  # a blank line
+        first = line
+        kind = rng.random()
+        if kind < 0.05:
+            out.append(f"{number},x,extra".encode())  # malformed: one field too many
+            expected[f"rejected:{number},x,extra"] = str(first)
+        else:
+            if number >= spanning_from and kind < 0.3:
+                parts = [b'"a ""q"", b']
+                for _ in range(rng.randrange(1, 3)):
+                    parts.append(rng.choice(ends) * rng.randrange(1, 3))
+                    parts.append(b"more")
+                note = b"".join(parts) + b'"'
+                line += sum(p.count(b"\n") + p.count(b"\r") - p.count(b"\r\n") for p in parts)
+            elif kind < 0.5:
+                note = b'"with, comma"'
+            else:
+                note = b"plain"
+            out.append(f"{number},".encode() + note)
+            expected[number] = str(first)
+        end()
+    if rng.random() < 0.5:
+        out.pop()  # no line break after the last record
+    return b"".join(out), expected
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_origins_hold_across_batches_and_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Tiny parse and scan blocks, so records, CRLFs and quoted line breaks straddle them, and the
+    reader meets the first line break inside a value after many batches."""
+    monkeypatch.setattr(files, "CSV_BLOCK_BYTES", random.Random(seed).choice([64, 200, 1000]))
+    monkeypatch.setattr(csv_lines, "BLOCK_BYTES", random.Random(seed).choice([2, 7, 64, 4096]))
+    data, expected = _random_csv(seed)
+    assert extract(tmp_path, "csv", "in.csv", data) == expected
+
+
+def test_origins_in_an_encoding_whose_line_breaks_are_not_single_bytes(tmp_path: Path) -> None:
+    data = 'id,note\r\n1,a\r\n\r\n2,"x\r\ny"\r\n3,c\r\n'.encode("utf-16")
+    assert extract(tmp_path, "csv", "in.csv", data, options=", csv: {encoding: utf-16}") == {1: "2", 2: "4", 3: "6"}

@@ -206,6 +206,14 @@ class ParquetParts:
                     yield pa.Table.from_batches([batch]).cast(schema)
 
 
+#: How stages write the run's intermediate objects (staged, transformed, valid, quarantine).
+#: These are read whole by the next stage, never filtered, so neither dictionaries (a hash
+#: of every value, given up on columns such as ``_origin`` where every value differs) nor
+#: min/max statistics (a comparison of every value) earn their cost: without them a write
+#: takes about half the CPU, and zstd alone makes the files as small.
+STAGING_WRITE = {"compression": "zstd", "use_dictionary": False, "write_statistics": False}
+
+
 class ParquetSink:
     """Streams record batches into one Parquet object that appears only when complete.
 
@@ -222,7 +230,7 @@ class ParquetSink:
         self._made_folder = self._fs.get_file_info(folder).type == pafs.FileType.NotFound
         self._fs.create_dir(folder, recursive=True)
         self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
-        self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, compression="zstd")
+        self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, **STAGING_WRITE)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:

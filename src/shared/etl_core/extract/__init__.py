@@ -5,9 +5,11 @@ import json
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import quarantine, storage
+from etl_core.arrays import positions
 from etl_core.errors import InputError
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.dynamodb import read_table
@@ -84,23 +86,20 @@ def extract_source(spec: PipelineSpec, source_name: str, ctx: ExtractContext) ->
     with rejects, storage.ParquetSink(staged, schema) as sink:
         for batch in CONNECTORS[source.type](source, ctx):
             typed, problems = cast_text_columns(batch.table, source.columns)
-            bad = sorted(problems)
-            if bad:
-                text_rows = batch.table.take(pa.array(bad, pa.int64())).to_pylist()
+            origins = batch.origins if isinstance(batch.origins, pa.Array) else pa.array(batch.origins, pa.string())
+            if problems:
+                bad = pa.array(sorted(problems), pa.int64())
                 rejects.write(
                     quarantine.raw_rejects(
-                        [batch.origins[i] for i in bad],
-                        [_compact(r) for r in text_rows],
-                        ["; ".join(problems[i]) for i in bad],
+                        origins.take(bad).to_pylist(),
+                        [_compact(r) for r in batch.table.take(bad).to_pylist()],
+                        ["; ".join(problems[i]) for i in bad.to_pylist()],
                         "extract",
                     )
                 )
-                keep = [i for i in range(typed.num_rows) if i not in problems]
-                typed = typed.take(pa.array(keep, pa.int64()))
-                origins = [batch.origins[i] for i in keep]
-            else:
-                origins = batch.origins
-            sink.write(typed.append_column(ORIGIN, pa.array(origins, pa.string())))
+                keep = pc.invert(pc.is_in(positions(0, typed.num_rows), value_set=bad))
+                typed, origins = typed.filter(keep), origins.filter(keep)
+            sink.write(typed.append_column(ORIGIN, origins))
             if batch.reject_origins:
                 rejects.write(
                     quarantine.raw_rejects(batch.reject_origins, batch.reject_raws, batch.reject_reasons, "extract")

@@ -26,10 +26,13 @@ class ExtractContext:
 
 @dataclass
 class TextBatch:
-    """Rows of one object as text (``table``) with their origins, plus the rows rejected so far."""
+    """Rows of one object as text (``table``) with their origins, plus the rows rejected so far.
+
+    ``origins`` is a list for connectors that meet rows one at a time, or a string array for
+    those that read whole columns (CSV: built by Arrow compute, no Python string per row)."""
 
     table: pa.Table
-    origins: list[str]
+    origins: list[str] | pa.Array
     reject_origins: list[str] = field(default_factory=list)
     reject_raws: list[str] = field(default_factory=list)
     reject_reasons: list[str] = field(default_factory=list)

@@ -6,87 +6,49 @@ Malformed lines and undecodable records are returned as rejects instead of faili
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-import sys
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from etl_core import storage
+from etl_core.arrays import positions
 from etl_core.errors import SourceError
 from etl_core.extract.batches import ExtractContext, TextBatch
+from etl_core.extract.csv_lines import RecordLines, holds_line_break
 from etl_core.extract.records import text_value
 from etl_core.spec import CsvOptions, FileSource
 
 BATCH_ROWS = 64 * 1024
 
-csv.field_size_limit(sys.maxsize)  # a quoted field is as long as the data makes it; pyarrow sets no limit either
+#: Bytes pyarrow's CSV reader parses at a time (a batch is about this much text).
+CSV_BLOCK_BYTES = 4 << 20
 
 
-def _record_lines(uri: str, options: CsvOptions) -> Iterator[int]:
-    """The physical line on which each CSV record starts (1-based; the header is a record, a
-    blank line is not), as Python's csv module counts them while it follows quoted fields
-    across lines. pyarrow's reader parses the values but reports no line numbers, and counting
-    one line per row drifts by one per blank line and per line break inside a quoted field.
-    Decoding problems are left to pyarrow's reader, which reports them."""
+def _header(uri: str, options: CsvOptions) -> list[str]:
+    """The names in the file's header record (a UTF-8 byte-order mark is not part of the first)."""
     fs, path = storage.resolve(uri)
     with fs.open_input_stream(path, compression="detect") as raw:
         text = io.TextIOWrapper(raw, encoding=options.encoding, errors="replace", newline="")
-        reader = csv.reader(text, delimiter=options.delimiter, quotechar=options.quote_char)
-        after = 0
-        for record in reader:
-            if record:
-                yield after + 1
-            after = reader.line_num
+        names = next(csv.reader(text, delimiter=options.delimiter, quotechar=options.quote_char), [])
+    return [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
 
 
-class _Lines:
-    """The records' first lines, taken in record order (pyarrow numbers records the same way)."""
-
-    def __init__(self, uri: str, options: CsvOptions) -> None:
-        self.uri = uri
-        self._lines = _record_lines(uri, options)
-        self.record = 0
-
-    def next(self) -> int:
-        line = next(self._lines, None)
-        if line is None:
-            raise SourceError(f"{self.uri}: record {self.record + 1} has no line: the file changed while it was read")
-        self.record += 1
-        return line
-
-
-def _reject(text: TextBatch, uri: str, bad: dict[int, tuple[str, str]], lines: _Lines, number: int) -> None:
-    """Move malformed record ``number`` into the batch's rejects, at its first line."""
-    while lines.record < number - 1:
-        lines.next()
-    raw, reason = bad.pop(number)
-    text.reject_origins.append(f"{uri}:{lines.next()}")
-    text.reject_raws.append(raw)
-    text.reject_reasons.append(f"malformed CSV line: {reason}")
-
-
-def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
-    columns = list(source.columns)
-    options = source.csv
-    bad: dict[int, tuple[str, str]] = {}  # record number (as pyarrow counts, header included) -> (text, why)
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad[row.number] = (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
-        return "skip"
-
+def _open_csv(uri: str, options: CsvOptions, columns: list[str], read: list[str], on_invalid) -> tuple[pacsv.CSVStreamingReader, object]:
     fs, path = storage.resolve(uri)
     stream = fs.open_input_stream(path, compression="detect")
     try:
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(
-                use_threads=False,
-                block_size=4 << 20,
+                use_threads=False,  # pyarrow numbers records (for the rejects) only when it reads on one thread
+                block_size=CSV_BLOCK_BYTES,
                 encoding=options.encoding,
                 column_names=None if options.header else columns,
             ),
@@ -97,36 +59,110 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns},
-                include_columns=columns,
+                column_types={c: pa.string() for c in read},
+                include_columns=read,
                 strings_can_be_null=True,
                 null_values=[""],
             ),
         )
+    except BaseException:
+        stream.close()
+        raise
+    return reader, stream
+
+
+def _record_numbers(first: int, rows: int, bad: dict[int, tuple[str, str]]) -> tuple[pa.Array, list[int]]:
+    """pyarrow's record numbers of a batch's ``rows`` good rows, the first of them no earlier than
+    record ``first``, and the skipped (malformed) records among or before them, in order."""
+    skipped = sorted(n for n in bad if n >= first)
+    if not skipped or skipped[0] >= first + rows:  # the usual case: no malformed record in the way
+        return positions(first, rows), []
+    pieces, taken, at, left = [], [], first, rows
+    for number in skipped:
+        if number - at >= left:
+            break
+        pieces.append(positions(at, number - at))
+        left -= number - at
+        taken.append(number)
+        at = number + 1
+    pieces.append(positions(at, left))
+    return pa.concat_arrays(pieces), taken
+
+
+def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
+    """pyarrow parses the values; each record's first physical line comes column-wise from
+    csv_lines.RecordLines (see there for how lines stay exact when a value spans lines)."""
+    columns = list(source.columns)
+    options = source.csv
+    bad: dict[int, tuple[str, str]] = {}  # record number (as pyarrow counts, header included) -> (text, why)
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad[row.number] = (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
+        return "skip"
+
+    lines = RecordLines(uri, options)
+    # A line break in a column the spec leaves out moves lines too: such columns are read (and checked) as well.
+    extra = [n for n in _header(uri, options) if n not in columns] if options.header and lines.column_wise else []
+    try:
+        try:
+            reader, stream = _open_csv(uri, options, columns, columns + extra, on_invalid)
+        except (pa.ArrowInvalid, pa.ArrowKeyError):
+            if not extra:
+                raise
+            extra = []  # the header read otherwise than pyarrow reads it: its lines come from the csv module
+            lines.follow_quotes()
+            reader, stream = _open_csv(uri, options, columns, columns, on_invalid)
     except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
+        lines.close()
         raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
-    lines = _Lines(uri, options)
-    if options.header:
-        lines.next()
-    with stream:
+    prefix = pa.scalar(f"{uri}:", pa.string())
+    with stream, contextlib.closing(lines):
+        if options.header:
+            if holds_line_break([pa.array(reader.schema.names, pa.string())]):
+                lines.follow_quotes()
+            lines.take(1)
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}) after record {lines.record}: {exc}") from exc
-            text = TextBatch(pa.Table.from_batches([batch]), [])
-            for _ in range(batch.num_rows):
-                while lines.record + 1 in bad:  # pyarrow skipped it: it precedes this row
-                    _reject(text, uri, bad, lines, lines.record + 1)
-                text.origins.append(f"{uri}:{lines.next()}")
+                raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}) after record {lines.records}: {exc}") from exc
+            table = pa.Table.from_batches([batch])
+            first = lines.records + 1
+            numbers, skipped = _record_numbers(first, batch.num_rows, bad)
+            if lines.column_wise and (holds_line_break(table.columns) or any("\n" in t or "\r" in t for t, _ in bad.values())):
+                lines.follow_quotes()
+            count = (int(numbers[-1].as_py()) if len(numbers) else skipped[-1] if skipped else first - 1) - first + 1
+            found = lines.take(count)
+            good = found if not skipped else found.take(pc.subtract(numbers, first))
+            text = TextBatch(table.select(columns), _origins(prefix, good))
+            if skipped:
+                _reject(text, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
             yield text
-    if bad:  # malformed records after the last good row
-        tail = TextBatch(pa.table({c: pa.array([], pa.string()) for c in columns}), [])
-        for number in sorted(bad):
-            _reject(tail, uri, bad, lines, number)
-        yield tail
+        if bad:  # malformed records after the last good row
+            tail = TextBatch(pa.table({c: pa.array([], pa.string()) for c in columns}), [])
+            skipped = sorted(bad)
+            first = lines.records + 1
+            if lines.column_wise and any("\n" in t or "\r" in t for t, _ in bad.values()):
+                lines.follow_quotes()
+            found = lines.take(skipped[-1] - first + 1)
+            _reject(tail, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
+            yield tail
+
+
+def _origins(prefix: pa.Scalar, lines: pa.Array) -> pa.Array:
+    """``<uri>:<line>`` for each line, built by Arrow compute."""
+    return pc.binary_join_element_wise(prefix, pc.cast(lines, pa.string()), "")
+
+
+def _reject(text: TextBatch, uri: str, bad: dict[int, tuple[str, str]], numbers: list[int], lines: pa.Array) -> None:
+    """Move the malformed records ``numbers`` into the batch's rejects, at their first lines."""
+    for number, line in zip(numbers, lines.to_pylist()):
+        raw, reason = bad.pop(number)
+        text.reject_origins.append(f"{uri}:{line}")
+        text.reject_raws.append(raw)
+        text.reject_reasons.append(f"malformed CSV line: {reason}")
 
 
 def _jsonl_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
