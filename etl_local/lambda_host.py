@@ -111,6 +111,7 @@ class _Worker:
         self.requests = requests
         self.responses = responses
         self.cold = True
+        self.exited = False
 
     @classmethod
     def spawn(cls, command: list[str], env: dict[str, str], cwd: Path, log: Path) -> _Worker:
@@ -134,18 +135,24 @@ class _Worker:
         write_frame(fd, body)
 
     def started(self, timeout: float) -> bool:
-        """Whether the environment is initialised and the handler started within ``timeout``."""
+        """Whether the environment is initialised and the handler started within ``timeout``
+        (False also when the worker exited first: see ``exited``)."""
         ready, _, _ = select.select([self.responses], [], [], max(timeout, 0.0))
-        return bool(ready) and read_frame(self.responses) == b"started"
+        if not ready:
+            return False
+        frame = read_frame(self.responses)
+        self.exited = frame is None
+        return frame == b"started"
 
     def receive(self, timeout: float) -> tuple[dict[str, Any], bytes] | None:
-        """The response, or None when ``timeout`` passes first (or the worker died: see ``alive``)."""
+        """The response, or None when ``timeout`` passes first or the worker exited (``exited``)."""
         ready, _, _ = select.select([self.responses], [], [], max(timeout, 0.0))
         if not ready:
             return None
         meta = read_frame(self.responses)
         payload = read_frame(self.responses)
         if meta is None or payload is None:
+            self.exited = True  # its end of the pipe closed: it is exiting, whether or not it is reaped yet
             return None
         return json.loads(meta), payload
 
@@ -615,12 +622,17 @@ class LambdaHost:
         ended = time.monotonic()
         with self._lock:
             self.records.append(InvocationRecord(fn.logical_id, request_id, started, ended, cold))
-        if answer is None and worker.alive():
+        if answer is None and not worker.exited:
             return self._timed_out(fn, worker, request_id, ended - started), False
         if answer is None:
-            return LambdaFunctionFailed({"errorType": "Runtime.ExitError",
-                                         "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                                                         f"{_exit_status(worker.process.wait())}"}), False
+            try:
+                status = _exit_status(worker.process.wait(timeout=INIT_LIMIT_SECONDS))
+            except subprocess.TimeoutExpired:  # closed its pipe but lives on: no status to report
+                status = "signal: killed"
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+            self._append_log(fn, f"{message}\nRuntime.ExitError\nEND RequestId: {request_id}\n"
+                                 + report_line(request_id, (ended - started) * 1000, fn.memory_size, 0, None))
+            return LambdaFunctionFailed({"errorType": "Runtime.ExitError", "errorMessage": message}), False
         meta, payload = answer
         self._append_log(fn, meta["log"])
         if meta["failed"]:

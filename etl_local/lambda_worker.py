@@ -348,10 +348,15 @@ def zygote(control_fd: int) -> None:
             try:
                 _become(request, fds, [control.fileno(), wake_read, wake_write, *children.values()])
                 code = 0
-            except BaseException:  # noqa: BLE001 - reported in the function's log, as an interpreter would
+            except SystemExit as exc:  # the exit status a fresh interpreter would give (the host reports it)
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+                if not isinstance(exc.code, (int, type(None))):
+                    print(exc.code, file=sys.stderr)
+            except BaseException:  # noqa: BLE001 - in the function's log, as an interpreter would show it
                 traceback.print_exc()
             finally:
                 sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(code)
         try:
             os.setpgid(pid, pid)  # also done by the child: whichever runs first, the host can kill the group

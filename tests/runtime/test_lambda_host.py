@@ -287,3 +287,32 @@ def test_error_lines_in_the_functions_log_are_redacted(tmp_path: Path) -> None:
     assert "[ERROR] ValueError: bad DSN postgresql://etl:***@db/etl\nTraceback" in handler_log
     assert secret not in import_log and dsn not in handler_log and "pw-in-a-url" not in handler_log
     assert re.search(r"^REPORT RequestId: .*Init Duration", handler_log, re.MULTILINE)
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh"])
+def test_an_environment_that_exits_is_a_runtime_exit_error(tmp_path: Path, fork_server: bool) -> None:
+    """An exit at import or in the handler ends the environment: Runtime.ExitError with its exit
+    status, as Lambda reports it (not a timeout), logged with END and REPORT; the next call starts afresh."""
+    (tmp_path / "AtImport").mkdir()
+    (tmp_path / "AtImport" / "app.py").write_text("import sys\nsys.exit(3)\n\ndef handler(event, context):\n    return 1\n")
+    (tmp_path / "InHandler").mkdir()
+    # Exiting slowly: its pipes close a second before the process ends (the host must not call that a timeout).
+    (tmp_path / "InHandler" / "app.py").write_text("import os, time\n\ndef handler(event, context):\n"
+                                                    "    if event.get('exit'):\n        os.closerange(3, 4096)\n"
+                                                    "        time.sleep(1)\n        os._exit(5)\n    return 'ok'\n")
+    functions = {name: FunctionDef(name, tmp_path / name, "app.handler", CURRENT, 30, 128, {}, [])
+                 for name in ("AtImport", "InHandler")}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs", fork_server=fork_server) as host:
+        with pytest.raises(LambdaFunctionFailed) as at_import:
+            host.value("AtImport", {})
+        with pytest.raises(LambdaFunctionFailed) as in_handler:
+            host.value("InHandler", {"exit": True})
+        assert host.value("InHandler", {}) == "ok"
+        assert [record.cold for record in host.records if record.function == "InHandler"] == [True, True]
+    assert at_import.value.body["errorType"] == in_handler.value.body["errorType"] == "Runtime.ExitError"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3",
+                        at_import.value.body["errorMessage"])
+    assert in_handler.value.body["errorMessage"].endswith("Error: Runtime exited with error: exit status 5")
+    log = (tmp_path / "logs" / "InHandler.log").read_text()
+    assert "Error: Runtime exited with error: exit status 5\nRuntime.ExitError\nEND RequestId: " in log
+    assert len(re.findall(r"^REPORT RequestId: ", log, re.MULTILINE)) == 2
