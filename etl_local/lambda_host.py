@@ -311,11 +311,16 @@ def _forget_zygote(zygote: _Zygote) -> None:
                 _ZYGOTES[key] = None
 
 
-def stop_zygotes() -> None:
-    """End this process's fork servers (at exit; their environments are stopped by their hosts)."""
+def stop_zygotes(folder: Path | None = None) -> None:
+    """End this process's fork servers: all of them (at exit), or those whose path lies under
+    ``folder`` (a test's own layers). Environments forked from a server exit with it, as they
+    exit with any parent: an idle one is replaced by a new cold start on its next invocation."""
+    def chosen(key: tuple[Any, ...]) -> bool:
+        return folder is None or any(Path(entry).is_relative_to(folder) for entry in key[1])
+
     with _ZYGOTES_LOCK:
-        zygotes = [z for z in _ZYGOTES.values() if z is not None and z.owner == os.getpid()]
-        _ZYGOTES.clear()
+        keys = [key for key in _ZYGOTES if chosen(key)]
+        zygotes = [z for z in (_ZYGOTES.pop(key) for key in keys) if z is not None and z.owner == os.getpid()]
     for zygote in zygotes:
         zygote.close()
 

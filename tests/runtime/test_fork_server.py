@@ -44,10 +44,9 @@ def _function(root: Path, name: str, layer: Path, env: dict[str, str] | None = N
 
 
 @pytest.fixture(autouse=True)
-def _own_fork_servers():
-    lambda_host.stop_zygotes()  # each test starts the servers it uses, and leaves none behind
+def _own_fork_servers(tmp_path: Path):
     yield
-    lambda_host.stop_zygotes()
+    lambda_host.stop_zygotes(tmp_path)  # the servers of this test's layers; others' stay
 
 
 def test_environments_fork_from_a_server_holding_only_what_the_layer_provides(tmp_path: Path) -> None:
