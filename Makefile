@@ -27,9 +27,11 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# make bench BENCH_ARGS="--with-10"   (or --scales 0.1, --repeat 3); results in bench/results,
+# bench/compare.py compares the last two.
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_asl_map.py
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
 
 .venv-tools/bin/sam: requirements-tools.txt
 	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools

@@ -1,29 +1,57 @@
-"""End-to-end pipeline benchmark: TPC-H lineitem through the real state machine, two sizes.
+"""End-to-end pipeline benchmark with its own yardstick (issue 14 item 1).
 
-For each scale it generates lineitem as CSV with tpchgen-cli (cached under bench/.data),
-runs the `lineitem` pipeline (bench/pipelines) through the local runtime in a fresh
-process (so peak RSS is that run's alone) into the embedded PostgreSQL and partitioned
-Parquet, and prints seconds and rows/s per stage and overall, and peak RSS.
+For each scale it generates TPC-H lineitem as CSV with tpchgen-cli (cached under
+bench/.data) and runs, on that data and one embedded PostgreSQL shared by all, each in a
+fresh process:
 
-    .venv/bin/python bench/bench_pipeline.py                 # scales 0.1 and 1
-    .venv/bin/python bench/bench_pipeline.py --scales 0.1    # quicker
+- ``project``:  the ``lineitem`` pipeline (bench/pipelines) through the whole state machine,
+  into PostgreSQL and partitioned Parquet;
+- ``baseline``: the same transform SQL in plain DuckDB -> COPY + partitioned Parquet, no state
+  machine, no rules (bench/baseline.py);
+- ``copy``:     PostgreSQL's own COPY of the already transformed rows.
+
+Repeats are interleaved (each round starts with the next contender). It prints rows/s,
+seconds per stage and peak RSS for each run, and per scale
+``scale S ratio project/baseline = X.XX`` and ``scale S ratio project/copy = X.XX`` (from each
+contender's median rows/s), and writes everything with the machine's cores, memory and
+load to ``bench/results/<date>-<commit>.json``; ``bench/compare.py`` compares the last two.
+
+Peak RSS is the contender's whole process tree (its process and every descendant: the
+local Lambda host's worker processes), sampled every 50 ms, so a function's memory counts
+while it runs, as PSS (pages shared between forked workers counted once); the largest
+single process's RSS is printed beside it. The shared PostgreSQL server is no contender's
+and is not counted.
+
+    .venv/bin/python bench/bench_pipeline.py                    # scales 0.1 and 1
+    .venv/bin/python bench/bench_pipeline.py --scales 0.1       # quicker
+    .venv/bin/python bench/bench_pipeline.py --with-10          # scales 0.1, 1 and 10
+    .venv/bin/python bench/bench_pipeline.py --repeat 3         # three interleaved rounds
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
-import resource
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / ".data"
+BENCH = Path(__file__).resolve().parent
+DATA = BENCH / ".data"
+RESULTS = BENCH / "results"
 RUN_DATE = "2026-11-26"
 STAGES = ["Plan", "ExtractSources", "TransformInLambda", "TransformOnGlue", "Validate", "LoadTargets", "Finalize"]
+CONTENDERS = ["project", "baseline", "copy"]
+#: Each contender's table in the shared PostgreSQL (the project's is its spec's target).
+TABLES = {"project": "bench.lineitem", "baseline": "bench_baseline.lineitem", "copy": "bench_copy.lineitem"}
+RATIOS = {"project/baseline": ("project", "baseline"), "project/copy": ("project", "copy")}
 
 
 def lineitem_csv(scale: str) -> Path:
@@ -34,8 +62,8 @@ def lineitem_csv(scale: str) -> Path:
     return target
 
 
-def run_once(scale: str, home: Path, engine: str) -> dict:
-    """One execution in this process; the parent reads the JSON it prints."""
+def run_project(scale: str, home: Path, engine: str, dsn: str) -> dict:
+    """One execution of the state machine in this process."""
     sys.path.insert(0, str(REPO))
     from etl_local.runtime import LocalRuntime
 
@@ -43,12 +71,13 @@ def run_once(scale: str, home: Path, engine: str) -> dict:
     raw.mkdir(parents=True)
     (raw / "lineitem.csv").symlink_to(lineitem_csv(scale))
     env = json.loads((REPO / "local.env.json").read_text())
-    env["Parameters"].update(RAW_URI=str(home / "raw"), PIPELINES_URI=str(REPO / "bench" / "pipelines"))
+    env["Parameters"].update(RAW_URI=str(home / "raw"), PIPELINES_URI=str(BENCH / "pipelines"))
     env_file = home / "env.json"
     env_file.write_text(json.dumps(env))
     threshold = "1" if engine == "glue" else str(2**62)  # pin the engine the Choice would pick by size
-    runtime = LocalRuntime(REPO, home=home / "etl", env_file=env_file, parameter_overrides={"GlueThresholdBytes": threshold})
-    runtime._placeholder("ETL_WAREHOUSE_DSN")  # start PostgreSQL before the clock starts
+    runtime = LocalRuntime(REPO, home=home / "etl", env_file=env_file, warehouse_dsn=dsn,
+                           parameter_overrides={"GlueThresholdBytes": threshold})
+    runtime._placeholder("ETL_WAREHOUSE_DSN")  # the seeds applied before the clock starts
     entered: dict[str, float] = {}
     seconds: dict[str, float] = {}
 
@@ -69,55 +98,211 @@ def run_once(scale: str, home: Path, engine: str) -> dict:
     loads = [(record.started - clock_zero, record.ended - clock_zero) for record in runtime.host.records
              if record.function == "LoadFunction"]
     return {
-        "load_invocations": loads,
-        "scale": scale,
-        "engine": engine,
         "rows": result.output["counts"]["extracted"],
         "counts": result.output["counts"],
-        "seconds": seconds,
+        "stages": {stage: took for stage, took in seconds.items() if stage in STAGES},
+        "load_invocations": loads,
         "total_seconds": total,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def report(figures: dict) -> None:
-    rows = figures["rows"]
-    print(f"\nscale {figures['scale']} ({figures['engine']} engine): {rows:,} rows, {figures['total_seconds']:.1f} s end to end "
-          f"= {rows / figures['total_seconds']:,.0f} rows/s, peak RSS {figures['peak_rss_mb']:,.0f} MB")
-    for stage, took in figures["seconds"].items():
-        if stage in STAGES:
-            print(f"  {stage:<18} {took:7.2f} s  {rows / took:12,.0f} rows/s")
-    loads = figures.get("load_invocations") or []
+def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str) -> dict:
+    """The child process's work: one contender, once; its figures as a dict."""
+    sys.path.insert(0, str(REPO / "src" / "shared"))
+    sys.path.insert(0, str(BENCH))
+    import baseline
+
+    if contender == "project":
+        figures = run_project(scale, home, engine, dsn)
+    elif contender == "baseline":
+        figures = baseline.run_baseline(lineitem_csv(scale), dsn, TABLES["baseline"], home / "lake")
+    else:
+        schema = baseline.transformed_schema(lineitem_csv(scale))
+        figures = baseline.run_copy(home.parent / "transformed.csv", dsn, TABLES["copy"], schema)
+    return figures
+
+
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """(PSS summed over the process and its descendants, largest single RSS), in bytes.
+
+    PSS, not RSS: the Lambda host's workers fork from servers that preloaded the layer, so
+    their RSS counts the same shared pages once per process; PSS shares them out."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0
+    pss = largest = 0
+    for process in processes:
+        try:
+            memory = process.memory_full_info()
+        except psutil.Error:
+            continue
+        pss += memory.pss
+        largest = max(largest, memory.rss)
+    return pss, largest
+
+
+def measure(command: list[str]) -> tuple[dict, dict]:
+    """Run the child; its JSON figures, and the peaks (MB) of its process tree's memory, sampled."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = {"tree_pss_mb": 0.0, "largest_rss_mb": 0.0}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            pss, largest = _tree_memory(child.pid)
+            peak["tree_pss_mb"] = max(peak["tree_pss_mb"], pss / 2**20)
+            peak["largest_rss_mb"] = max(peak["largest_rss_mb"], largest / 2**20)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    done.set()
+    sampler.join()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command[2:6])} failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1]), peak
+
+
+def reset_tables(dsn: str, schema) -> None:
+    """Every contender's table dropped; the yardsticks' made again, empty, as the project's loader makes its own."""
+    import baseline
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in TABLES.values():
+            conn.execute(f"DROP SCHEMA IF EXISTS {table.split('.')[0]} CASCADE")  # nosec B608 - the bench's own names
+        conn.execute("CHECKPOINT")  # each contender starts without the last one's dirty pages to write
+    for contender, table in TABLES.items():
+        if contender != "project":
+            baseline.create_target(dsn, table, schema)
+
+
+def median_rate(runs: list[dict], contender: str) -> float | None:
+    rates = [run["rows_per_s"] for run in runs if run["contender"] == contender]
+    return statistics.median(rates) if rates else None
+
+
+def ratios(runs: list[dict]) -> dict[str, float]:
+    """project/baseline and project/copy from each contender's median rows/s."""
+    found = {}
+    for name, (top, bottom) in RATIOS.items():
+        a, b = median_rate(runs, top), median_rate(runs, bottom)
+        if a and b:
+            found[name] = a / b
+    return found
+
+
+def report(run: dict) -> None:
+    rows = run["rows"]
+    how = f" ({run['how']})" if run.get("how") else ""
+    print(f"\nscale {run['scale']} {run['contender']}{how}: {rows:,} rows, {run['total_seconds']:.1f} s "
+          f"= {run['rows_per_s']:,.0f} rows/s, peak RSS {run['peak_rss_mb']:,.0f} MB (process tree, PSS; "
+          f"largest process {run['largest_process_rss_mb']:,.0f} MB RSS), load {run['load_before'][0]:.2f}")
+    for stage, took in run["stages"].items():
+        print(f"  {stage:<18} {took:7.2f} s  {rows / took if took else 0:12,.0f} rows/s")
+    loads = run.get("load_invocations") or []
     for started, ended in loads:  # one LoadFunction invocation per target, seconds from the execution's start
         print(f"  load invocation    {started:7.2f} s .. {ended:7.2f} s")
-    if loads:
-        overlapping = max(sum(1 for s, e in loads if s <= start < e) for start, _ in loads)
-        print(f"  load targets running at once: up to {overlapping} of {len(loads)}")
+
+
+def machine() -> dict:
+    import psutil
+
+    return {"cores": os.cpu_count(), "memory_mb": round(psutil.virtual_memory().total / 2**20)}
+
+
+def commit() -> tuple[str, bool]:
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True).stdout.strip())
+    return sha or "unknown", dirty
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", nargs="+", default=["0.1", "1"])
+    parser.add_argument("--with-10", action="store_true", help="also scale 10 (about 60 million rows)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per scale, contenders interleaved")
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=CONTENDERS)
     parser.add_argument("--engine", choices=["lambda", "glue"], default="lambda",
-                        help="transform engine: the single-node one (default) or the Glue script on local Spark")
-    parser.add_argument("--one", help=argparse.SUPPRESS)
+                        help="the project's transform engine: the single-node one (default) or the Glue script on local Spark")
+    parser.add_argument("--results", default=str(RESULTS), help="folder of result files (default bench/results)")
+    parser.add_argument("--keep", help="keep the runs' folders (lake, staged data) under this folder")
+    parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one, Path(args.home), args.engine)))
+        print(json.dumps(run_contender(args.one, args.scale, Path(args.home), args.engine, args.dsn)))
         return
-    for scale in args.scales:
-        lineitem_csv(scale)
-        home = Path(tempfile.mkdtemp(prefix="etl-bench-"))
-        home.chmod(0o755)  # the embedded PostgreSQL runs as another user when root
-        try:
-            command = [sys.executable, __file__, "--one", scale, "--home", str(home), "--engine", args.engine]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(done.stderr[-3000:])
-            report(json.loads(done.stdout.strip().splitlines()[-1]))
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+    scales = args.scales + (["10"] if args.with_10 and "10" not in args.scales else [])
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(BENCH))
+    import baseline
+
+    from etl_local.warehouse import start_postgres, stop_postgres
+
+    sha, dirty = commit()
+    started = dt.datetime.now(dt.timezone.utc)
+    result = {"date": started.isoformat(timespec="seconds"), "commit": sha, "dirty": dirty, "engine": args.engine,
+              "machine": {**machine(), "load_before": list(os.getloadavg())}, "scales": {}}
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="etl-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o755)  # the embedded PostgreSQL runs as another user when root, and reads the copy contender's file
+    pg = work / "pg"
+    dsn = start_postgres(pg)
+    try:
+        for scale in scales:
+            csv = lineitem_csv(scale)
+            folder = work / f"sf{scale}"
+            folder.mkdir(exist_ok=True)
+            folder.chmod(0o755)
+            transformed = folder / "transformed.csv"
+            if "copy" in args.contenders:
+                baseline.write_transformed_csv(csv, transformed)
+                transformed.chmod(0o644)
+            schema = baseline.transformed_schema(csv)
+            runs = []
+            for round_ in range(args.repeat):
+                order = args.contenders[round_ % len(args.contenders):] + args.contenders[:round_ % len(args.contenders)]
+                for contender in order:
+                    reset_tables(dsn, schema)
+                    home = folder / f"{contender}-{round_}"
+                    home.mkdir()
+                    home.chmod(0o755)
+                    load_before = list(os.getloadavg())
+                    command = [sys.executable, __file__, "--one", contender, "--scale", scale, "--home", str(home),
+                               "--engine", args.engine, "--dsn", dsn]
+                    figures, peak = measure(command)
+                    run = {"contender": contender, "scale": scale, "round": round_, **figures,
+                           "peak_rss_mb": peak["tree_pss_mb"], "largest_process_rss_mb": peak["largest_rss_mb"],
+                           "rows_per_s": figures["rows"] / figures["total_seconds"], "load_before": load_before,
+                           "load_after": list(os.getloadavg())}
+                    runs.append(run)
+                    report(run)
+                    if not args.keep:
+                        shutil.rmtree(home, ignore_errors=True)
+            found = ratios(runs)
+            result["scales"][scale] = {"runs": runs, "ratios": found}
+            print()
+            for name, value in found.items():
+                print(f"scale {scale} ratio {name} = {value:.2f}")
+    finally:
+        stop_postgres(pg)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    result["machine"]["load_after"] = list(os.getloadavg())
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{sha}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nresults: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,73 @@
+"""Compare the last two benchmark results (bench/results/*.json) by their ratios.
+
+Rows/s move with the machine and its load; the ratios project/baseline and project/copy,
+measured in the same run on the same machine, are what can be compared across runs. For each
+scale in both files it prints the older and newer ratio and the change, then each
+contender's median rows/s and peak RSS for context.
+
+    .venv/bin/python bench/compare.py                       # the last two in bench/results
+    .venv/bin/python bench/compare.py OLD.json NEW.json     # two given files
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def last_two(folder: Path) -> list[Path]:
+    """The two most recent result files, by the date each records (file names sort the same way)."""
+    files = sorted(folder.glob("*.json"), key=lambda p: (json.loads(p.read_text()).get("date", ""), p.name))
+    if len(files) < 2:
+        raise SystemExit(f"{folder}: {len(files)} result file(s), need two to compare (run `make bench`)")
+    return files[-2:]
+
+
+def _median(runs: list[dict], contender: str, field: str) -> float | None:
+    values = [run[field] for run in runs if run["contender"] == contender]
+    return statistics.median(values) if values else None
+
+
+def compare(old: dict, new: dict) -> list[str]:
+    """The lines comparing two results, scale by scale."""
+    lines = [f"old: {old['date']} {old['commit']}{' (dirty)' if old.get('dirty') else ''}, load {old['machine']['load_before'][0]:.2f}",
+             f"new: {new['date']} {new['commit']}{' (dirty)' if new.get('dirty') else ''}, load {new['machine']['load_before'][0]:.2f}"]
+    for scale, figures in new["scales"].items():
+        before = old["scales"].get(scale)
+        if before is None:
+            lines.append(f"scale {scale}: only in the new result")
+            continue
+        for name, value in figures["ratios"].items():
+            was = before["ratios"].get(name)
+            change = f"{value / was - 1:+.0%}" if was else "new"
+            lines.append(f"scale {scale} ratio {name}: {was if was is None else f'{was:.2f}'} -> {value:.2f} ({change})")
+        for contender in sorted({run["contender"] for run in figures["runs"]}):
+            rates = [_median(r["runs"], contender, "rows_per_s") for r in (before, figures)]
+            rss = [_median(r["runs"], contender, "peak_rss_mb") for r in (before, figures)]
+            shown = " -> ".join("-" if x is None else f"{x:,.0f}" for x in rates)
+            memory = " -> ".join("-" if x is None else f"{x:,.0f}" for x in rss)
+            lines.append(f"  {contender:<9} rows/s {shown}   peak RSS MB {memory}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", type=Path, help="two result files, older first (default: the last two)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.files and len(args.files) != 2:
+        parser.error("give two result files, or none")
+    paths = args.files or last_two(args.results)
+    try:
+        old, new = (json.loads(path.read_text()) for path in paths)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"cannot read a result file: {exc}") from None
+    print("\n".join(compare(old, new)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,58 @@
+"""The benchmark's result files and their comparison (bench/bench_pipeline.py, bench/compare.py).
+
+Nothing here is timed: the figures are written by hand, and the tests check how ratios are
+taken from them, that ``compare`` picks the two latest files by their recorded date, and
+what it prints.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import bench_pipeline  # noqa: E402
+import compare  # noqa: E402
+
+
+def run(contender: str, rows_per_s: float, rss: float = 100.0) -> dict:
+    return {"contender": contender, "rows_per_s": rows_per_s, "peak_rss_mb": rss}
+
+
+def result(date: str, commit: str, runs: list[dict]) -> dict:
+    return {"date": date, "commit": commit, "dirty": False, "machine": {"cores": 2, "memory_mb": 8000, "load_before": [0.5, 0.4, 0.3],
+            "load_after": [1.0, 0.5, 0.3]}, "scales": {"1": {"runs": runs, "ratios": bench_pipeline.ratios(runs)}}}
+
+
+def test_ratios_come_from_each_contenders_median_rate() -> None:
+    runs = [run("project", 100), run("project", 300), run("project", 200), run("baseline", 400), run("copy", 250), run("copy", 150)]
+    assert bench_pipeline.ratios(runs) == pytest.approx({"project/baseline": 0.5, "project/copy": 1.0})
+
+
+def test_a_ratio_needs_both_contenders() -> None:
+    assert bench_pipeline.ratios([run("project", 100), run("copy", 50)]) == {"project/copy": 2.0}
+
+
+def test_compare_takes_the_last_two_by_recorded_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = {
+        "b.json": result("2026-12-01T03:00:00+00:00", "bbb", [run("project", 100), run("baseline", 200), run("copy", 400)]),
+        "a.json": result("2026-12-01T04:00:00+00:00", "ccc", [run("project", 150, 90), run("baseline", 200), run("copy", 300)]),
+        "c.json": result("2026-11-30T04:00:00+00:00", "aaa", [run("project", 1), run("baseline", 1000), run("copy", 1000)]),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    compare.main(["--results", str(tmp_path)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("old: 2026-12-01T03:00:00+00:00 bbb") and out[1].startswith("new: 2026-12-01T04:00:00+00:00 ccc")
+    assert "scale 1 ratio project/baseline: 0.50 -> 0.75 (+50%)" in out
+    assert "scale 1 ratio project/copy: 0.25 -> 0.50 (+100%)" in out
+    assert "  project   rows/s 100 -> 150   peak RSS MB 100 -> 90" in out
+
+
+def test_compare_with_fewer_than_two_results_says_so(tmp_path: Path) -> None:
+    (tmp_path / "only.json").write_text(json.dumps(result("2026-12-01T03:00:00+00:00", "a", [])))
+    with pytest.raises(SystemExit, match="1 result file"):
+        compare.main(["--results", str(tmp_path)])
