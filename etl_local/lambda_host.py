@@ -230,10 +230,13 @@ class _Zygote:
         theirs.close()
         self.control = ours
         ours.settimeout(INIT_LIMIT_SECONDS)
-        ours.send(json.dumps({"path": path, "preload": preload}).encode())
-        reply = ours.recv(_MESSAGE_LIMIT)
+        try:
+            ours.send(json.dumps({"path": path, "preload": preload}).encode())
+            reply = ours.recv(_MESSAGE_LIMIT)
+        except OSError:  # not ready within the init limit: the functions start fresh interpreters
+            reply = b""
         ours.settimeout(None)
-        report = json.loads(reply) if reply else {"error": "the fork server exited while starting"}
+        report = json.loads(reply) if reply else {"error": "the fork server did not start"}
         if "error" in report:
             self.close()
             raise OSError(f"fork server for {path}: {report['error']}")
@@ -273,8 +276,7 @@ class _Zygote:
                        os.fdopen(requests_write, "wb", buffering=0), os.fdopen(responses_read, "rb", buffering=0))
 
     def close(self) -> None:
-        """End the server (closing its control socket ends its loop); its environments live on until
-        their hosts stop them."""
+        """End the server (closing its control socket ends its loop; its environments exit with it)."""
         self.control.close()
         try:
             self.process.wait(timeout=5)

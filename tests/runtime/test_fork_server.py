@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from etl_local import lambda_host
+from etl_local.asl.tasks import LambdaFunctionFailed
 from etl_local.lambda_host import LambdaHost
 from etl_local.sam_template import FunctionDef
 
@@ -157,3 +158,22 @@ def test_enforced_memory_starts_a_fresh_interpreter(tmp_path: Path) -> None:
     with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", enforce_memory=True) as host:
         result = host.value("Fn", {})
     assert result["ppid"] == os.getpid() and result["loaded_at_import"] == []
+
+
+def test_a_layer_library_that_fails_to_import_leaves_the_functions_to_fresh_interpreters(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server (its preload raised): each environment starts a fresh interpreter, which then
+    fails only if the function itself imports the broken library, as on Lambda."""
+    layer = _layer(tmp_path, "broken\n")
+    (layer / "broken.py").write_text("raise RuntimeError('broken at import')\n")
+    monkeypatch.setitem(lambda_host.PRELOAD, "broken", "broken")
+    functions = {"Fine": _function(tmp_path, "Fine", layer, code="import os\n\ndef handler(event, context):\n"
+                                                                  "    return os.getppid()\n"),
+                 "Uses": _function(tmp_path, "Uses", layer, code="import broken\n\ndef handler(event, context):\n"
+                                                                  "    return 1\n")}
+    with LambdaHost(functions, lambda name: {}, tmp_path / "logs") as host:
+        assert host.value("Fine", {}) == os.getpid()
+        with pytest.raises(LambdaFunctionFailed) as failed:
+            host.value("Uses", {})
+    body = failed.value.body
+    assert (body["errorType"], body["errorMessage"]) == ("RuntimeError", "broken at import")
