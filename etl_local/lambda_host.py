@@ -86,7 +86,19 @@ ZYGOTE_ENVIRONMENT = (
     "PSYCOPG_IMPL", "PSYCOPG_WAIT_FUNC", "PYTHONTZPATH", "PYTHONUSERBASE", "PYTHONDOCS", "_PYTHON_PROJECT_BASE",
     "_PYTHON_SYSCONFIGDATA_NAME",
     "AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_DEBUG", "POWERTOOLS_TRACE_MIDDLEWARES",
+    "LOCPATH", "TZDIR",
 )
+#: Whole namespaces of the C libraries under the preload (Arrow, jemalloc/mimalloc/glibc malloc,
+#: OpenSSL, Azure SDK, OpenMP, the dynamic loader, locales): a variable a future version reads
+#: at import is in the server's key too, since a server cannot trace reads made in C.
+ZYGOTE_ENVIRONMENT_PREFIXES = ("ARROW_", "JE_", "MALLOC_", "MIMALLOC_", "OPENSSL_", "SSL", "AZURE_", "OMP_", "LC_", "LD_",
+                               "PYTHON")
+
+
+def zygote_environment(env: dict[str, str]) -> dict[str, str]:
+    """The part of a function's environment its fork server must have (and is keyed by)."""
+    return {key: value for key, value in env.items()
+            if key in ZYGOTE_ENVIRONMENT or key.startswith(ZYGOTE_ENVIRONMENT_PREFIXES)}
 #: What Lambda's Python runtime has on its path besides the function (boto3 and its dependencies).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 
@@ -559,8 +571,7 @@ class LambdaHost:
             # a server's preload (pyarrow reserves over 1 GB of address space) would exceed it at once.
             return None
         path = self.search_path(fn)[1:]  # the function's path but its code folder
-        zygote = _zygote_for(self.interpreter(fn), path, self.preload(fn),
-                             {key: env[key] for key in ZYGOTE_ENVIRONMENT if key in env})
+        zygote = _zygote_for(self.interpreter(fn), path, self.preload(fn), zygote_environment(env))
         return zygote if zygote is not None and zygote.fits(self.code_dir(fn), env) else None
 
     def _append_log(self, fn: FunctionDef, text: str) -> None:

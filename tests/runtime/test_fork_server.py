@@ -84,6 +84,14 @@ def test_a_variable_the_preload_reads_gets_the_functions_value(tmp_path: Path) -
     assert forked["Plain"]["flag"] is None
 
 
+def test_the_servers_key_holds_the_c_libraries_namespaces() -> None:
+    """A server cannot trace what C code reads: whole namespaces (Arrow's, the allocators', OpenSSL's) key it."""
+    env = {"ARROW_IO_THREADS": "2", "MALLOC_ARENA_MAX": "2", "LD_PRELOAD": "x.so", "PATH": "/bin",
+           "LAKE_URI": "file:///lake", "POWERTOOLS_SERVICE_NAME": "extract", "AWS_LAMBDA_FUNCTION_NAME": "Extract"}
+    assert lambda_host.zygote_environment(env) == {"ARROW_IO_THREADS": "2", "MALLOC_ARENA_MAX": "2",
+                                                   "LD_PRELOAD": "x.so", "PATH": "/bin"}
+
+
 def test_a_variable_read_at_import_outside_the_key_sends_the_function_to_a_fresh_interpreter(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server records what the preload read; a function whose value differs is not forked."""
