@@ -12,6 +12,10 @@ Lambda. It writes START/END/REPORT lines in CloudWatch's format. Responses and e
 marshalled as Lambda's Python runtime (awslambdaric) does: bytes are sent as they are, other
 values as JSON, an exception as ``{errorMessage, errorType, requestId, stackTrace}``.
 It exits when its stdin closes or its parent dies, so an environment never outlives its host.
+
+``python -I -S lambda_worker.py --zygote FD`` is a fork server (``zygote``): the same start,
+on the function's layers' path, with the layers' heavy libraries imported once; each new
+environment is forked from it and then becomes the function's as above (``_become``).
 """
 from __future__ import annotations
 
