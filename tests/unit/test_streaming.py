@@ -132,3 +132,26 @@ def test_validate_memory_is_bounded_by_the_batch_not_the_run(tmp_path: Path, mon
         pa.set_memory_pool(previous)
     assert result.valid == n
     assert pool.max_memory() < size / 5, f"Arrow peak {pool.max_memory():,} bytes for a {size:,}-byte run"
+
+
+@pytest.mark.parametrize("bad_at", [None, 0, 50, 99])
+def test_valid_rows_are_the_transformed_rows_less_the_quarantined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_at: int | None) -> None:
+    """Batches that pass unchanged are not re-encoded: a clean run publishes the transformed object
+    itself; a run that quarantines a row writes the rows before it from the transformed object."""
+    rows = pa.table({"id": pa.array(range(100), pa.int64()), "status": ["lost" if i == bad_at else "placed" for i in range(100)],
+                     "_origin": [f"f.csv:{i + 2}" for i in range(100)]})
+    spec = parse_spec(SPEC.split("quality:")[0] + "quality: {max_quarantine_ratio: 1, rules: [{check: accepted_values, column: status, "
+                      "values: [placed]}]}\ntargets: [{name: t, type: lake_parquet, uri: y}]\n", "demo.yaml")
+    results = {}
+    for batch_rows in (7, 10_000):
+        monkeypatch.setattr(storage, "BATCH_ROWS", batch_rows)
+        layout = RunLayout(str(tmp_path / str(batch_rows)), "demo", "r1")
+        storage.write_parquet(storage.join(layout.transformed, "part-0.parquet"), rows)
+        result = validate_run(spec, layout, [{"source": "s", "rows_read": 100, "rows_staged": 100, "rows_rejected": 0}])
+        kept = [r for i, r in enumerate(rows.to_pylist()) if i != bad_at]
+        assert storage.read_parquet(layout.validated).to_pylist() == kept
+        assert result.valid == len(kept) and result.quarantined == 100 - len(kept)
+        same = Path(layout.validated, "part-0.parquet").samefile(Path(layout.transformed, "part-0.parquet"))
+        assert same == (bad_at is None)
+        results[batch_rows] = result.fingerprint
+    assert results[7] == results[10_000]

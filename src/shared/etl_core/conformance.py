@@ -10,7 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_core.schema import ARROW_TYPES, cast_text
+from etl_core.arrays import positions
+from etl_core.schema import ARROW_TYPES, cast_by_halves, cast_text
 
 _EMAIL = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z]{2,}$"
 _UUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
@@ -75,19 +76,9 @@ def type_failures(values: pa.Array, type_name: str) -> pa.Array:
     Arrow casts a whole array or raises, so the bad values are found by halving: one cast
     when every value is good, about k·log(n) casts for k bad values.
     """
-    bad = _uncastable(values, ARROW_TYPES[type_name])
-    return pc.is_in(pa.array(range(len(values)), pa.int64()), value_set=pa.array(bad, pa.int64()))
-
-
-def _uncastable(values: pa.Array, target: pa.DataType, offset: int = 0) -> list[int]:
-    try:
-        cast_text(values, target)
-        return []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if len(values) == 1:
-            return [offset]
-        half = len(values) // 2
-        return _uncastable(values.slice(0, half), target, offset) + _uncastable(values.slice(half), target, offset + half)
+    target = ARROW_TYPES[type_name]
+    _, bad = cast_by_halves(values, lambda v: cast_text(v, target), target)
+    return pc.is_in(positions(0, len(values)), value_set=pa.array(bad, pa.int64()))
 
 
 def cast_conforming(values: pa.Array, type_name: str) -> tuple[pa.Array, pa.Array]:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core import conformance
+from etl_core.arrays import positions
 from etl_core.errors import DataQualityError
 from etl_core.reasons import ORIGIN, reason, show
 from etl_core.schema import ARROW_TYPES, cast_text
@@ -175,7 +176,7 @@ def plan_dedupes(corrections: list[Correction], schema: pa.Schema, read: Batches
 
 def run_rows(first_row: int, count: int) -> pa.Array:
     """The run rows ``first_row .. first_row + count - 1``."""
-    return pa.array(range(first_row, first_row + count), pa.int64())
+    return positions(first_row, count)
 
 
 def _window(rows: array, first_row: int, count: int) -> array:

@@ -6,7 +6,7 @@ quarantine with the column and the value), never the whole batch.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,27 +47,23 @@ def cast_text(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Arr
     return pc.cast(values, target)
 
 
-def _cast_good_values(values: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> tuple[Any, list[int]]:
-    """``convert`` applied to every value it accepts (null where it does not) and the positions it
-    refused, found by halving the slice that fails: a few casts per bad value, not one per value."""
+def cast_by_halves(values: pa.Array, convert: Callable[[pa.Array], pa.Array], target: pa.DataType, offset: int = 0) -> tuple[pa.Array, list[int]]:
+    """``convert`` of every value it accepts (null for the others) and the positions it refuses.
+
+    Arrow converts a whole array or raises, so the refused values are found by halving the
+    slice that fails: one conversion when every value is good, about k·log(n) for k bad
+    values, never one per value (and a slice whose values convert one by one but not
+    together, zoned and zone-less times, is converted in the halves that do).
+    """
     try:
         return convert(values), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
         if len(values) == 1:
-            return None, [0]
+            return pa.nulls(1, target), [offset]
     half = len(values) // 2
-    left, left_bad = _cast_good_values(values.slice(0, half), convert)
-    right, right_bad = _cast_good_values(values.slice(half), convert)
-    return (left, right), left_bad + [half + i for i in right_bad]
-
-
-def _flatten(pieces: Any, target: pa.DataType) -> list[pa.Array]:
-    """The typed pieces of _cast_good_values in order, a null for each refused value."""
-    if pieces is None:
-        return [pa.nulls(1, target)]
-    if isinstance(pieces, tuple):
-        return _flatten(pieces[0], target) + _flatten(pieces[1], target)
-    return [pieces.combine_chunks() if isinstance(pieces, pa.ChunkedArray) else pieces]
+    left, left_bad = cast_by_halves(values.slice(0, half), convert, target, offset)
+    right, right_bad = cast_by_halves(values.slice(half), convert, target, offset + half)
+    return pa.concat_arrays([left, right]), left_bad + right_bad
 
 
 def cast_text_columns(batch: pa.Table, columns: dict[str, str]) -> tuple[pa.Table, dict[int, list[str]]]:
@@ -88,8 +84,8 @@ def cast_text_columns(batch: pa.Table, columns: dict[str, str]) -> tuple[pa.Tabl
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
             pass
         flat = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
-        pieces, bad = _cast_good_values(flat, convert)
+        values, bad = cast_by_halves(flat, convert, target)
         for index, value in zip(bad, flat.take(pa.array(bad, pa.int64())).to_pylist()):
             problems.setdefault(index, []).append(f"column {name}: {value!r} is not a valid {type_name}")
-        typed.append(pa.concat_arrays(_flatten(pieces, target)))
+        typed.append(values)
     return pa.Table.from_arrays(typed, names=list(columns)), problems

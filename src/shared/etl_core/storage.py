@@ -120,6 +120,26 @@ def write_bytes(uri: str, data: bytes) -> None:
         fs.move(tmp, path)
 
 
+def copy_object(source: str, uri: str) -> None:
+    """Publish a copy of the object ``source`` at ``uri``, whole or not at all: a server-side copy
+    on S3 (atomic there); locally a hard link (or a copy) to a temporary sibling, then a move.
+    Nothing rewrites an object in place (every write is a temporary object then a move), so a
+    link is as good as a copy."""
+    fs, path = resolve(uri)
+    _, source_path = resolve(source)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    with _publishing(fs, tmp, uri):
+        fs.create_dir(os.path.dirname(path), recursive=True)
+        if not isinstance(fs, pafs.LocalFileSystem):
+            fs.copy_file(source_path, path)
+            return
+        try:
+            os.link(source_path, tmp)
+        except OSError:
+            fs.copy_file(source_path, tmp)
+        fs.move(tmp, path)
+
+
 def read_json(uri: str) -> Any:
     return json.loads(read_bytes(uri))
 
@@ -193,6 +213,8 @@ class ParquetParts:
         self.uri = uri
         self.batch_rows = batch_rows or BATCH_ROWS
         self._fs, self._paths = _parquet_paths(uri)
+        #: The objects read, as URIs, in the order their rows come.
+        self.objects = [f"s3://{p}" if uri.startswith("s3://") else p for p in self._paths]
         first = pq.read_metadata(self._paths[0], filesystem=self._fs)
         self.schema: pa.Schema = first.schema.to_arrow_schema()
         self.num_rows = first.num_rows + sum(pq.read_metadata(p, filesystem=self._fs).num_rows for p in self._paths[1:])

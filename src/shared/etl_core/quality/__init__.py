@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from aws_lambda_powertools import Logger, Tracer
 
 from etl_core import storage
+from etl_core.arrays import falses, positions
 from etl_core.corrections import DedupePlan, check_corrections, correct_batch, corrected_columns, plan_dedupes
 from etl_core.errors import ConservationError, DataQualityError
 from etl_core.fingerprint import RowsFingerprint
@@ -39,6 +40,7 @@ from etl_core.quality.row_rules import NO_LOOKUPS, Failures, Lookups, rule_failu
 from etl_core.quality.run_rules import check_run_rules, fold_newest, freshness_columns
 from etl_core.quality.target_keys import keys_in_target
 from etl_core.quality.unique import KeyIndex
+from etl_core.quality.valid_rows import ValidRows
 from etl_core.reasons import origins, reason, rule_of
 from etl_core.settings import Settings
 from etl_core.spec import Correction, PipelineSpec, PostgresTarget, Rule
@@ -93,12 +95,14 @@ def evaluate(
     failed_corrections: dict[int, list[str]] | None = None,
 ) -> Verdicts:
     """Every row rule over the batch; rows a correction could not fix start out quarantined."""
-    index = pa.array(range(table.num_rows), pa.int64())
     reasons: dict[int, list[str]] = {row: list(texts) for row, texts in (failed_corrections or {}).items()}
-    none = pa.array([False] * table.num_rows, pa.bool_())
-    masks = {"quarantine": pc.is_in(index, value_set=pa.array(sorted(reasons), pa.int64())), "warn": none, "fail": none}
+    none = falses(table.num_rows)
+    failed = pc.is_in(positions(0, table.num_rows), value_set=pa.array(sorted(reasons), pa.int64())) if reasons else none
+    masks = {"quarantine": failed, "warn": none, "fail": none}
     for rule in rules:
         failures = rule_failures(table, rule, lookups)
+        if not pc.any(failures.mask).as_py():
+            continue  # a clean rule costs its mask and nothing more
         masks[rule.severity] = pc.or_(masks[rule.severity], failures.mask)
         failing = pc.indices_nonzero(failures.mask).to_pylist()
         for row, detail in zip(failing, failures.details(failing)):
@@ -174,7 +178,7 @@ def _run_facts(parts: storage.ParquetParts, shape: pa.Table, corrections: list[C
 class _Outputs:
     """The run's four files, appended to batch by batch, and what went into them."""
 
-    valid: storage.ParquetSink
+    valid: ValidRows
     quarantined: storage.ParquetSink
     warned: storage.ParquetSink
     superseded: storage.ParquetSink
@@ -184,7 +188,8 @@ class _Outputs:
     examples: list[str] = field(default_factory=list)
 
 
-def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, shape: pa.Table, superseded: pa.Table, labels: list[str]) -> _Outputs:
+def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, parts: storage.ParquetParts, shape: pa.Table, superseded: pa.Table,
+                  labels: list[str]) -> _Outputs:
     """Sinks that publish at the end of a successful run and vanish if it fails."""
     annotated = _annotated(shape, [], {}).schema
 
@@ -192,7 +197,7 @@ def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, shape: pa.Tabl
         return stack.enter_context(storage.ParquetSink(uri, schema))
 
     return _Outputs(
-        valid=sink(storage.join(layout.validated, VALID_FILE), shape.schema),
+        valid=stack.enter_context(ValidRows(storage.join(layout.validated, VALID_FILE), shape.schema, parts)),
         quarantined=sink(layout.quarantine(STAGE), annotated),
         warned=sink(layout.quarantine("warned"), annotated),
         superseded=sink(layout.quarantine("dedupe"), _annotated(superseded, [], {}).schema),
@@ -218,11 +223,11 @@ def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: Dedup
     bad_rows = pc.indices_nonzero(verdicts.quarantine).to_pylist()
     warned_rows = pc.indices_nonzero(pc.and_(verdicts.warn, pc.invert(verdicts.quarantine))).to_pylist()
     kept = table.filter(pc.invert(verdicts.quarantine)) if bad_rows else table
-    out.valid.write(kept)
+    superseded = corrected.superseded
+    out.valid.write(kept, unchanged=not bad_rows and not superseded.num_rows and not any(corrected.counts.values()))
     out.fingerprint.update(kept.cast(out.valid.schema))
     out.quarantined.write(_annotated(table, bad_rows, verdicts.reasons))
     out.warned.write(_annotated(table, warned_rows, verdicts.reasons))
-    superseded = corrected.superseded
     reasons = dict(enumerate([t] for t in corrected.superseded_by))
     out.superseded.write(_annotated(superseded, list(range(superseded.num_rows)), reasons))
     return table.num_rows
@@ -266,7 +271,7 @@ def validate_run(
     lookups = run_lookups(spec, layout, settings)
     lookups = dataclasses.replace(lookups, run_keys=facts.key_indexes(lookups))
     with contextlib.ExitStack() as stack:
-        out = _open_outputs(stack, layout, shape, correct_batch(empty, corrections, plan).superseded, [c.label for c in corrections])
+        out = _open_outputs(stack, layout, parts, shape, correct_batch(empty, corrections, plan).superseded, [c.label for c in corrections])
         first_row = kept = 0
         for batch in parts.batches():
             kept += _judge_batch(out, batch, spec, plan, dataclasses.replace(lookups, first_row=kept), first_row)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core import conformance
+from etl_core.arrays import falses
 from etl_core.errors import DataQualityError
 from etl_core.quality.unique import KeyIndex
 from etl_core.reasons import show
@@ -108,7 +109,7 @@ def _bound(value: float | dt.date | None, values: pa.Array) -> float | pa.Scalar
 
 def _range(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
     values = column(table, rule)
-    none = pa.array([False] * len(values), pa.bool_())
+    none = falses(len(values))
     low = pc.fill_null(pc.less(values, _bound(rule.min, values)), False) if rule.min is not None else none
     high = pc.fill_null(pc.greater(values, _bound(rule.max, values)), False) if rule.max is not None else none
 

@@ -17,6 +17,7 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_core.arrays import positions, trues
 from etl_core.reasons import origins, show_key
 from etl_core.spec import Rule
 
@@ -26,7 +27,7 @@ KeysInTarget = Callable[[str, pa.Table, str], pa.Table]
 
 def _complete(keys: pa.Table) -> pa.Array:
     """Rows whose key has no null: only those can repeat (``not_null`` judges the others)."""
-    everywhere = pa.array([True] * keys.num_rows, pa.bool_())
+    everywhere = trues(keys.num_rows)
     return functools.reduce(pc.and_, [pc.is_valid(keys.column(n)) for n in keys.column_names], everywhere)
 
 
@@ -40,8 +41,7 @@ class KeyIndex:
     def __init__(self, rule: Rule, keys: pa.Table, keys_in_target: KeysInTarget) -> None:
         """``keys``: the rule's columns for every row of the run, in order."""
         self.rule = rule
-        positions = pa.array(range(keys.num_rows), pa.int64())
-        keyed = keys.append_column("_i", positions).filter(_complete(keys))
+        keyed = keys.append_column("_i", positions(0, keys.num_rows)).filter(_complete(keys))
         first = keyed.group_by(rule.columns, use_threads=False).aggregate([("_i", "min")])
         repeats = keyed.filter(pc.invert(pc.is_in(keyed.column("_i"), value_set=first.column("_i_min"))))
         pairs = repeats.join(first, keys=rule.columns).select(["_i", "_i_min"]).sort_by("_i")
@@ -64,7 +64,7 @@ class KeyIndex:
         self._first_origins.update(zip(firsts_here, origins(table, local_firsts, first_row)))
         earlier = {row - first_row: self.firsts[bisect.bisect_left(self.repeats, row)] for row in repeated}
         held = self._held(keys)
-        index = pa.array(range(table.num_rows), pa.int64())
+        index = positions(0, table.num_rows)
         mask = pc.is_in(index, value_set=pa.array(sorted(set(earlier) | held), pa.int64()))
         rule = self.rule
 
@@ -84,5 +84,5 @@ class KeyIndex:
         """Rows of the batch whose complete key the target holds; keys compare as text."""
         if self.held is None:
             return set()
-        as_text = _as_text(keys).append_column("_i", pa.array(range(keys.num_rows), pa.int64())).filter(_complete(keys))
+        as_text = _as_text(keys).append_column("_i", positions(0, keys.num_rows)).filter(_complete(keys))
         return set(as_text.join(self.held, keys=self.rule.columns, join_type="inner").column("_i").to_pylist())

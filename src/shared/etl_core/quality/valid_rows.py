@@ -1,0 +1,60 @@
+"""The valid rows' object, written only where Validate changed something.
+
+Most runs keep most batches as they are: no row quarantined, no value corrected, no row
+deduplicated. Re-encoding such rows into a second Parquet object costs as much CPU as the
+rest of Validate together, for bytes identical to the transformed object. So rows that pass
+unchanged are only counted; if every batch of the run passes so, the transformed object is
+published as the valid one (a link or a server-side copy). At the first batch that changes,
+the rows before it are read back from the transformed object and written, and from then on
+every batch is written: the published object holds the same rows either way.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from etl_core import storage
+
+
+class ValidRows:
+    """A ParquetSink for the valid rows that defers writing while batches pass unchanged."""
+
+    def __init__(self, uri: str, schema: pa.Schema, transformed: storage.ParquetParts) -> None:
+        self.uri = uri
+        self.schema = schema
+        self.rows = 0
+        self._transformed = transformed
+        # Only one transformed object of the same shape can stand for the valid rows.
+        self._deferred: int | None = 0 if len(transformed.objects) == 1 and transformed.schema == schema else None
+        self._sink: storage.ParquetSink | None = None
+
+    def write(self, table: pa.Table, unchanged: bool) -> None:
+        """Append a batch's valid rows; ``unchanged``: they are the batch's transformed rows, as read."""
+        if self._deferred is not None and unchanged:
+            self._deferred += table.num_rows
+        else:
+            self._writer().write(table)
+        self.rows += table.num_rows
+
+    def _writer(self) -> storage.ParquetSink:
+        if self._sink is None:
+            self._sink = storage.ParquetSink(self.uri, self.schema)
+            left = self._deferred or 0
+            self._deferred = None
+            for batch in self._transformed.batches() if left else ():
+                self._sink.write(batch.slice(0, left))
+                left -= min(left, batch.num_rows)
+                if not left:
+                    break
+        return self._sink
+
+    def __enter__(self) -> "ValidRows":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._sink is not None:
+            self._sink.__exit__(exc_type, exc, tb)
+        elif exc_type is None:
+            if self._deferred is None:  # no batch at all, and no object to stand for them
+                self._writer().close()
+            else:
+                storage.copy_object(self._transformed.objects[0], self.uri)
