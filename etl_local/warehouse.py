@@ -6,9 +6,15 @@ outlives it, holding memory, a socket and its data folder. So each process that 
 server also starts a small watchdog, in its own session, that waits for that process to
 end however it ends and then does pgserver's clean-up for it.
 
-A process killed while the server was first being initialised or started leaves a
-``postmaster.pid`` naming a dead (or since reused) process id, or a data folder that was
-never completely initialised; both are recovered here before pgserver sees them.
+A process killed while the server was first being initialised must never leave a data
+folder that looks initialised and is not: pgserver skips ``initdb`` once ``PG_VERSION``
+exists (initdb writes it before its bootstrap), and a server started over a half-written
+cluster crash-loops (every backend fails on a missing catalog file such as
+``global/pg_filenode.map``; clients get "the database system is in recovery mode" and
+``pg_ctl stop`` waits in vain). So the folder is initialised under another name and renamed
+into place only once initdb has finished: the data folder is complete or absent. A process
+killed while the server was first starting leaves a ``postmaster.pid`` naming a dead (or
+since reused) process id; that is recovered here before pgserver sees it.
 """
 from __future__ import annotations
 
@@ -21,13 +27,16 @@ import time
 import uuid
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 #: pgserver stops a server when its last handle is garbage-collected: keep them for the process.
 _SERVERS: dict[Path, object] = {}
 
-#: Written beside the data folder once its server has started: a folder without it that does
-#: not start was never completely initialised (the process initialising it was killed).
-_STARTED_MARKER = ".started"
+#: How long a server that is starting may take to get ready (or its orphans to end).
+_READY_SECONDS = 60
+
+#: The sibling a data folder is initialised in before it is renamed into place.
+_INITIALISING = ".initdb-"
 
 
 class WarehouseStartError(RuntimeError):
@@ -42,12 +51,14 @@ def _pgserver():
     return pgserver
 
 
-def _pid_file_owner(data_dir: Path) -> int | None:
-    """The live postmaster serving ``data_dir`` according to its pid file, else None."""
+def _pid_file_owner(data_dir: Path, lock_file: Path | None = None) -> int | None:
+    """The live postmaster serving ``data_dir`` according to its pid file (or a socket's lock
+    file, which starts the same way), else None. A zombie is not live, though PostgreSQL's own
+    check (``kill(pid, 0)``) takes it for a running server."""
     import psutil
 
     try:
-        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        first = (lock_file or data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
         process = psutil.Process(int(first))
         alive = process.name() == "postgres" and str(data_dir) in " ".join(process.cmdline())
     except (FileNotFoundError, ValueError, psutil.Error):
@@ -56,26 +67,96 @@ def _pid_file_owner(data_dir: Path) -> int | None:
 
 
 def _recover_stale_pid_file(data_dir: Path) -> None:
-    """Remove a ``postmaster.pid`` whose process is gone or is not this folder's postmaster;
-    wait (bounded) for a live one that is still starting, as pgserver expects it ready."""
+    """Wait (bounded) for a live postmaster that is still starting, as pgserver expects it
+    ready; once none lives, remove a ``postmaster.pid`` whose process is gone or is not this
+    folder's postmaster, and end what that postmaster left running in the folder (children
+    that outlived it hold its shared memory, and PostgreSQL refuses to start beside them).
+
+    The owner is checked on every turn: a postmaster killed while starting may still be alive
+    when first looked at (a SIGKILL takes effect when it leaves the kernel) and never gets ready.
+    """
     pid_file = data_dir / "postmaster.pid"
-    if not pid_file.exists():
-        return
-    if _pid_file_owner(data_dir) is None:
+    deadline = time.monotonic() + _READY_SECONDS
+    while _pid_file_owner(data_dir) is not None:
+        lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+        if (len(lines) >= 8 and lines[7].strip() == "ready") or time.monotonic() > deadline:
+            return  # in use, or pgserver names what keeps it from getting ready
+        time.sleep(0.1)
+    _end(_postgres_processes_in(data_dir))
+    lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+    sockets = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else data_dir
+    for lock in sockets.glob(".s.PGSQL.*.lock"):  # names the dead postmaster, perhaps not reaped yet
+        if _pid_file_owner(data_dir, lock) is None:
+            lock.unlink(missing_ok=True)
+    if pid_file.exists():
         warnings.warn(f"removing a stale {pid_file} (its server is not running)", stacklevel=3)
         pid_file.unlink(missing_ok=True)
-        return
-    for _ in range(100):
-        lines = pid_file.read_text().splitlines() if pid_file.exists() else []
-        if len(lines) >= 8 and lines[7].strip() == "ready":
-            return
-        time.sleep(0.1)
 
 
 def _set_aside(data_dir: Path, cause: str) -> None:
     aside = data_dir.with_name(f"{data_dir.name}.incomplete-{uuid.uuid4().hex[:8]}")
-    warnings.warn(f"{data_dir} was never completely initialised ({cause}); moved to {aside}, initialising afresh", stacklevel=3)
+    warnings.warn(f"{data_dir} was never completely initialised ({cause}); moved to {aside}, initialising afresh", stacklevel=4)
     data_dir.rename(aside)
+
+
+def _postgres_processes_in(folder: Path) -> list:
+    """Live PostgreSQL processes working in ``folder`` (named on their command line or their cwd)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "cwd"]):
+        if process.info["name"] == "postgres" and (
+                str(folder) in (process.info["cmdline"] or []) or process.info["cwd"] == str(folder)):
+            found.append(process)
+    return found
+
+
+def _end(processes: list) -> None:
+    """SIGKILL processes a dead server left behind and wait (bounded) until they are gone."""
+    import psutil
+
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=_READY_SECONDS)
+
+
+def _initialise(data_dir: Path) -> None:
+    """Give ``data_dir`` a complete cluster if it has none: initdb in a sibling, then rename.
+
+    Runs under pgserver's inter-process lock, so no other process is initialising this folder:
+    any sibling left from an earlier attempt belongs to a process killed in initdb and goes.
+    """
+    for leftover in data_dir.parent.glob(f"{data_dir.name}{_INITIALISING}*"):
+        _end(_postgres_processes_in(leftover))  # an orphaned bootstrap backend
+        shutil.rmtree(leftover, ignore_errors=True)
+    if (data_dir / "PG_VERSION").exists():
+        return
+    if data_dir.exists():
+        if any(data_dir.iterdir()):
+            _set_aside(data_dir, "no PG_VERSION")
+        else:
+            data_dir.rmdir()
+    staging = data_dir.with_name(f"{data_dir.name}{_INITIALISING}{os.getpid()}")
+    staging.mkdir()
+    system_user = None
+    if os.geteuid() == 0:  # pgserver runs PostgreSQL as its own user when it is started by root
+        from pgserver.utils import ensure_user_exists
+
+        system_user = "pgserver"
+        ensure_user_exists(system_user)
+    # pgserver's own initialisation (permissions, ownership, initdb's arguments), pointed at the
+    # sibling: its method reads only these three attributes of the server object.
+    init = SimpleNamespace(pgdata=staging, system_user=system_user, postgres_user="postgres")
+    _pgserver().postgres_server.PostgresServer.ensure_pgdata_inited(init)
+    staging.rename(data_dir)
+    directory = os.open(data_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
 
 
 def start_postgres(data_dir: Path, *, temporary: bool = False) -> str:
@@ -88,22 +169,20 @@ def start_postgres(data_dir: Path, *, temporary: bool = False) -> str:
     pgserver = _pgserver()
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    marker = data_dir.with_name(data_dir.name + _STARTED_MARKER)
     if data_dir not in _SERVERS:
-        _recover_stale_pid_file(data_dir)
+        with pgserver.postgres_server.PostgresServer._lock:
+            _initialise(data_dir)
+            _recover_stale_pid_file(data_dir)
+        # Before the start, not after: a process killed while its server starts leaves no
+        # server running unwatched.
+        _start_watchdog(data_dir, temporary)
         mode = "delete" if temporary else "stop"
         try:
             server = pgserver.get_server(data_dir, cleanup_mode=mode)
         except (subprocess.SubprocessError, AssertionError, OSError) as exc:
             pgserver.postgres_server.PostgresServer._instances.pop(data_dir, None)
-            never_started = (data_dir / "PG_VERSION").exists() and not marker.exists()
-            if not never_started:
-                raise WarehouseStartError(f"the embedded PostgreSQL in {data_dir} did not start: {_log_tail(data_dir) or exc!r}") from exc
-            _set_aside(data_dir, type(exc).__name__)
-            server = pgserver.get_server(data_dir, cleanup_mode=mode)
+            raise WarehouseStartError(f"the embedded PostgreSQL in {data_dir} did not start: {_log_tail(data_dir) or exc!r}") from exc
         _SERVERS[data_dir] = server
-        marker.touch()
-        _start_watchdog(data_dir, temporary)
     return _SERVERS[data_dir].get_uri()
 
 
@@ -176,7 +255,6 @@ def watch(parent: str, data_dir: str, mode: str) -> None:
             handles.put([])
         if mode == "delete":
             shutil.rmtree(folder, ignore_errors=True)
-            folder.with_name(folder.name + _STARTED_MARKER).unlink(missing_ok=True)
 
 
 def apply_sql(dsn: str, files: list[Path]) -> None:
