@@ -155,3 +155,20 @@ def test_valid_rows_are_the_transformed_rows_less_the_quarantined(tmp_path: Path
         assert same == (bad_at is None)
         results[batch_rows] = result.fingerprint
     assert results[7] == results[10_000]
+
+
+def test_a_sink_writes_in_order_and_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    """Writes run on the sink's own thread: the batches still land in order, and an error there
+    reaches the stage (at a later write or at close) with no object or temporary file left."""
+    schema = pa.schema([("n", pa.int64())])
+    good = tmp_path / "good" / "part-0.parquet"
+    with storage.ParquetSink(str(good), schema) as sink:
+        for start in range(0, 1000, 10):
+            sink.write(pa.table({"n": pa.array(range(start, start + 10), pa.int64())}))
+    assert pq.read_table(good).column("n").to_pylist() == list(range(1000))
+    bad = tmp_path / "bad" / "part-0.parquet"
+    with pytest.raises(pa.ArrowInvalid):
+        with storage.ParquetSink(str(bad), schema) as sink:
+            sink.write(pa.table({"n": pa.array(["1", "2"])}))
+            sink.write(pa.table({"n": pa.array(["not a number"])}))  # cast to int64 fails on the sink's thread
+    assert not bad.parent.exists()

@@ -10,6 +10,8 @@ import json
 import os
 import tempfile
 import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -241,7 +243,14 @@ class ParquetSink:
 
     Stages write batch by batch so memory stays bounded by the batch, not the input; the
     object is published by a move at close, so readers never see a partial file.
+
+    Encoding and compressing a batch (pyarrow releases the GIL for it) runs on a thread of its
+    own while the stage prepares the next batch, so a stage uses a second core instead of
+    waiting; at most ``WRITES_AHEAD`` batches wait to be written, in order. A write's error is
+    raised by the next ``write`` or by ``close``.
     """
+
+    WRITES_AHEAD = 2
 
     def __init__(self, uri: str, schema: pa.Schema) -> None:
         self.uri = uri
@@ -253,20 +262,51 @@ class ParquetSink:
         self._fs.create_dir(folder, recursive=True)
         self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
         self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, **STAGING_WRITE)
+        self._thread: ThreadPoolExecutor | None = None
+        self._writes: deque[Future] = deque()
+        self._closed = False
 
     def write(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self._writer.write_table(table.cast(self.schema))
-            self.rows += table.num_rows
+        if not table.num_rows:
+            return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-sink")
+        while len(self._writes) >= self.WRITES_AHEAD:
+            self._writes.popleft().result()
+        self._writes.append(self._thread.submit(self._write, table))
+        self.rows += table.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        self._writer.write_table(table.cast(self.schema))
+
+    def _drain(self) -> None:
+        """Wait for every write; raise the first one's error."""
+        try:
+            while self._writes:
+                self._writes.popleft().result()
+        finally:
+            for pending in self._writes:
+                pending.cancel()
+            self._writes.clear()
+            if self._thread is not None:
+                self._thread.shutdown(wait=True)
+                self._thread = None
 
     def close(self) -> None:
+        self._drain()
         self._writer.close()
+        self._closed = True
         self._fs.move(self._tmp, self._path)
 
     def abort(self) -> None:
         """Drop the partial object, and the folder if this sink made it, so a failed stage leaves nothing."""
-        self._writer.close()
-        self._fs.delete_file(self._tmp)
+        with contextlib.suppress(Exception):
+            self._drain()
+        if not self._closed:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._fs.get_file_info(self._tmp).type != pafs.FileType.NotFound:
+            self._fs.delete_file(self._tmp)
         folder = os.path.dirname(self._path)
         if self._made_folder and not self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
             self._fs.delete_dir(folder)
@@ -275,7 +315,11 @@ class ParquetSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.abort()  # a write that failed late, or the close itself: nothing is left behind
+            raise
