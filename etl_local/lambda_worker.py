@@ -320,6 +320,7 @@ def zygote(control_fd: int) -> None:
     # jemalloc's background thread (pyarrow) is fork-safe: jemalloc's at-fork handlers reset it in the child.
     warnings.filterwarnings("ignore", ".*multi-threaded.*fork", DeprecationWarning)
     control = socket.socket(fileno=control_fd)
+    _name_process("etl-fork-server")
     setup = json.loads(control.recv(_MESSAGE_LIMIT))
     sys.path[:0] = setup["path"]
     try:
@@ -372,6 +373,16 @@ def zygote(control_fd: int) -> None:
         control.send(json.dumps({"pid": pid}).encode())
 
 
+def _name_process(name: str) -> None:
+    """Name the process for ``top`` and ``ps -o comm`` (a forked environment keeps the server's
+    command line in ``ps -o args``): the function's name, or ``etl-fork-server``."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass
+
+
 def _reap(children: dict[int, int]) -> None:
     """Collect exited children and tell the host each one's exit status (as Popen.returncode)."""
     while children:
@@ -414,6 +425,7 @@ def _become(request: dict[str, Any], fds: list[int], inherited: list[int]) -> No
     time.tzset()
     config = request["config"]
     config["response_fd"] = responses
+    _name_process(config["function_name"])
     # The fork server's path is the function's minus its code folder, which goes first.
     sys.path.insert(0, config["path"][0])
     importlib.invalidate_caches()
