@@ -287,19 +287,20 @@ class _ReadKeys(os._Environ):  # type: ignore[misc,name-defined]
         return super().__iter__()
 
 
-def _preload(modules: list[str], roots: list[str]) -> dict[str, Any]:
+def _preload(modules: list[str]) -> dict[str, Any]:
     """Import ``modules`` (the layers' heavy libraries), noting the variables read while importing
-    and the top-level packages now loaded from ``roots`` (a function's code may not shadow them)."""
+    and every top-level module they loaded, the standard library's included: a function whose code
+    folder holds one of those names would import its own on Lambda, so it may not fork from here."""
     seen: set[str] = set()
+    before = set(sys.modules)
     environ, os.environ = os.environ, _ReadKeys(os.environ, seen)
     try:
         for name in modules:
             importlib.import_module(name)
     finally:
         os.environ = environ
-    loaded = sorted({name.partition(".")[0] for name, module in list(sys.modules.items())
-                     if any(str(getattr(module, "__file__", None) or "").startswith(root + os.sep) for root in roots)})
-    return {"environment_read": sorted(seen), "packages": loaded, "threads": len(os.listdir("/proc/self/task"))}
+    loaded = sorted({name.partition(".")[0] for name in set(sys.modules) - before})
+    return {"environment_read": sorted(seen), "packages": loaded}
 
 
 def zygote(control_fd: int) -> None:
@@ -324,7 +325,7 @@ def zygote(control_fd: int) -> None:
     setup = json.loads(control.recv(_MESSAGE_LIMIT))
     sys.path[:0] = setup["path"]
     try:
-        report: dict[str, Any] = _preload(setup["preload"], setup["path"])
+        report: dict[str, Any] = _preload(setup["preload"])
     except BaseException as exc:  # noqa: BLE001 - the host runs the functions without a fork server
         report = {"error": f"{type(exc).__name__}: {exc}"}
     control.send(json.dumps(report).encode())

@@ -109,13 +109,18 @@ def test_a_variable_read_at_import_outside_the_key_sends_the_function_to_a_fresh
 
 
 def test_a_function_shipping_its_own_copy_of_a_layer_package_gets_its_own(tmp_path: Path) -> None:
-    """Lambda puts the function's folder before its layers: its own yaml wins over the preloaded one."""
-    layer = _layer(tmp_path, "PyYAML\n")
+    """Lambda puts the function's folder before its layers: its own yaml wins over the preloaded one,
+    and so does its own copy of a standard module the preload imported (pyarrow imports ``platform``)."""
+    layer = _layer(tmp_path, "PyYAML\npyarrow\n")
     fn = _function(tmp_path, "Own", layer)
     (fn.code_uri / "yaml.py").write_text("OWN = 'the function s own yaml'\n")
+    stdlib = _function(tmp_path, "OwnPlatform", layer, code="import platform, os\n\ndef handler(event, context):\n"
+                                                            "    return [getattr(platform, 'OWN', None), os.getppid()]\n")
+    (stdlib.code_uri / "platform.py").write_text("OWN = 'the function s own platform'\n")
     other = _function(tmp_path, "Other", layer)
-    with LambdaHost({"Own": fn, "Other": other}, lambda name: {}, tmp_path / "logs") as host:
+    with LambdaHost({"Own": fn, "OwnPlatform": stdlib, "Other": other}, lambda name: {}, tmp_path / "logs") as host:
         assert host.value("Own", {})["yaml"] == "the function s own yaml"
+        assert host.value("OwnPlatform", {}) == ["the function s own platform", os.getpid()]
         assert host.value("Other", {})["yaml"] is None
 
 
