@@ -3,6 +3,7 @@ counts, reasons and aggregates it gives in one batch, and Arrow's peak memory st
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -172,3 +173,23 @@ def test_a_sink_writes_in_order_and_a_failed_write_leaves_nothing(tmp_path: Path
             sink.write(pa.table({"n": pa.array(["1", "2"])}))
             sink.write(pa.table({"n": pa.array(["not a number"])}))  # cast to int64 fails on the sink's thread
     assert not bad.parent.exists()
+
+
+def test_reading_staged_parquet_holds_a_row_group_not_the_object(tmp_path: Path) -> None:
+    """pyarrow's pre-buffering keeps what one reader read until it ends: one reader per row group,
+    so reading a run's rows holds about one row group, however many the object has."""
+    rows = pa.table({"text": pa.array([os.urandom(48).hex() for _ in range(200_000)])})  # incompressible
+    path = tmp_path / "t" / "part-0.parquet"
+    path.parent.mkdir()
+    pq.write_table(rows, path, row_group_size=5_000, compression="zstd")
+    del rows
+    size = path.stat().st_size
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        seen = sum(batch.num_rows for batch in storage.ParquetParts(str(path.parent)).batches())
+    finally:
+        pa.set_memory_pool(previous)
+    assert seen == 200_000
+    assert pool.max_memory() < size / 4, f"Arrow peak {pool.max_memory():,} bytes reading a {size:,}-byte object"
