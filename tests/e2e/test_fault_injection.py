@@ -61,3 +61,21 @@ def test_a_permanent_fault_reaches_the_dlq_once_and_ends_failed(make_runtime, fu
     assert body["input"] == HAPPY
     notes = read_messages(runtime.messaging.topic_file("arn:aws:sns:us-east-1:123456789012:NotificationTopic"))
     assert len(notes) == 1 and f"failed in {stage}" in notes[0]["Subject"]
+
+
+def test_a_retryable_failure_that_outlasts_plans_retries_is_reattempted_on_the_same_input(make_runtime) -> None:
+    """Plan's own Retry gives up (TransientError on each of its 4 tries); the error handler finds
+    it retryable and the state machine enters Plan again, now with `error` and `recovery` in the
+    state's data: Plan must still plan the execution's input, and the run succeeds."""
+    runtime = make_runtime(faults={"PlanFunction": ["TransientError"] * 4})
+    result = runtime.run(HAPPY)
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    states = entered(result)
+    assert states.count("Plan") == 2 and states.count("HandleError") == 1 and "SendToDeadLetterQueue" not in states
+    scheduled = [json.loads(e["lambdaFunctionScheduledEventDetails"]["input"]) for e in result.history
+                 if e["type"] == "LambdaFunctionScheduled" and "PlanFunction" in e["lambdaFunctionScheduledEventDetails"]["resource"]]
+    assert len(scheduled) == runtime.host.invocations["PlanFunction"] == 5
+    assert [event["input"] for event in scheduled] == [HAPPY] * 5
+    counts = result.output["counts"]
+    assert counts["extracted"] == counts["valid"] + counts["quarantined"] + counts["deduplicated"]
