@@ -6,6 +6,7 @@ the virtual clock so Wait states and retry back-off cost nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -20,6 +21,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 def load_event(name: str) -> dict:
     return json.loads((REPO / "events" / name).read_text())
+
+
+def lease_extended_by(result, hold: str) -> float:
+    """Seconds the run lease was extended by at state ``hold`` (after the conditional update on
+    the owner succeeded): its new expiry minus the moment the state was entered."""
+    start = next(i for i, e in enumerate(result.history)
+                 if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == hold)
+    scheduled, _, succeeded = (e for e in result.history[start + 1:start + 4])
+    assert succeeded["type"] == "TaskSucceeded", succeeded
+    parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+    entered_at = result.history[start]["timestamp"]
+    entered_at = entered_at if isinstance(entered_at, dt.datetime) else dt.datetime.fromisoformat(entered_at.replace("Z", "+00:00"))
+    return int(parameters["ExpressionAttributeValues"][":until"]["N"]) - entered_at.timestamp()
 
 
 def entered(result) -> list[str]:
@@ -142,6 +156,7 @@ def test_large_input_runs_the_glue_script_with_the_same_result(make_runtime) -> 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.output["engine"] == "glue"
     assert "TransformOnGlue" in entered(result)
+    assert lease_extended_by(result, "HoldRunThroughGlueJob") > 4 * 7200  # every attempt of the job fits in the lease
     baseline = make_runtime().run(load_event("execution-happy-path.json")).output
     assert result.output["counts"] == baseline["counts"]
 
@@ -155,4 +170,5 @@ def test_largest_input_runs_the_spark_script_on_emr_serverless(make_runtime) -> 
     assert result.output["engine"] == "emr-serverless"
     states = entered(result)
     assert states.index("LocateSparkScript") < states.index("TransformOnEmr") and "TransformOnGlue" not in states
+    assert lease_extended_by(result, "HoldRunThroughEmrJob") > 4 * 14400
     assert result.output["counts"]["valid"] == make_runtime().run(load_event("execution-happy-path.json")).output["counts"]["valid"]

@@ -24,7 +24,7 @@ HAPPY = {**{name: "succeeded" for name in MAIN + ["TransformInLambda", "Validate
                                                    "LoadTarget", "Finalize", "Summarize", "NotifySuccess"]}}
 GLUE = {**{name: "succeeded" for name in MAIN + ["HandleError", "ReattemptOrGiveUp", "ReleaseRunIfPlanned",
                                                   "ReleaseRunLease", "SendToDeadLetterQueue", "NotifyFailure"]},
-        "TransformOnGlue": "caught", "PipelineFailed": "failed"}
+        "HoldRunThroughGlueJob": "succeeded", "TransformOnGlue": "caught", "PipelineFailed": "failed"}
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 STATE = re.compile(r'<g class="state s-[a-z_]+" data-state="([^"]+)" data-status="([a-z_]+)"')
