@@ -108,6 +108,26 @@ def test_existing_table_without_key_constraint_is_a_clear_error(warehouse_dsn: s
         upsert(ROWS.select(["order_id", "note"]), PostgresTarget(name="wh", type="postgres", table="public.nokey", key=["order_id"]), settings_for(warehouse_dsn), RUN)
 
 
+def test_a_table_made_before_loads_recorded_their_run_is_named_with_its_fix(warehouse_dsn: str) -> None:
+    """A table created before the ``etl_run_id`` column existed: the error names the table and the
+    statement that fixes it; once it has run, the load replaces the run's rows and keeps the old ones."""
+    with psycopg.connect(warehouse_dsn) as conn:
+        conn.execute("CREATE SCHEMA analytics; CREATE TABLE analytics.orders (order_id bigint PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO analytics.orders VALUES (1, 'old'), (9, 'kept')")
+    rows = ROWS.select(["order_id", "note"])
+    with pytest.raises(TargetError, match=r"table analytics\.orders has no etl_run_id column") as raised:
+        upsert(rows, TARGET, settings_for(warehouse_dsn), RUN)
+    fix = str(raised.value).split("add it with: ", 1)[1].split(" (", 1)[0]
+    assert fix == 'ALTER TABLE "analytics"."orders" ADD COLUMN "etl_run_id" text'
+    assert fetch(warehouse_dsn, "SELECT count(*) FROM analytics.orders") == [(2,)]  # nothing was written
+
+    with psycopg.connect(warehouse_dsn) as conn:
+        conn.execute(fix)
+    assert upsert(rows, TARGET, settings_for(warehouse_dsn), RUN) == 3
+    assert fetch(warehouse_dsn, "SELECT order_id, note, etl_run_id FROM analytics.orders ORDER BY order_id") == [
+        (1, "plain", RUN), (2, 'quote " and, comma', RUN), (3, None, RUN), (9, "kept", None)]
+
+
 def test_unreachable_server_is_transient() -> None:
     with pytest.raises(TransientError, match="cannot reach PostgreSQL"):
         upsert(ROWS, TARGET, settings_for("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"), RUN)

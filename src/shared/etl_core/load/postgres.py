@@ -33,7 +33,7 @@ from etl_core import redaction
 from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
 from etl_core.load.keys import require_columns
-from etl_core.load.rows import Rows
+from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.load.warehouse_sql import STAGING_TABLE, WarehouseLoad, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
 from etl_core.spec.targets import PostgresTarget
@@ -52,6 +52,11 @@ SELECT EXISTS (
 )"""
 
 _EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
+#: Does the table have the column naming each row's run (tables made before it existed lack it)?
+_HAS_COLUMN = """
+SELECT EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = to_regclass(%(table)s) AND attname = %(column)s AND attnum > 0 AND NOT attisdropped)
+"""
 _SAVEPOINT = "etl_direct_copy"
 
 
@@ -137,6 +142,11 @@ def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, ru
                 cur.execute(_HAS_UNIQUE_KEY, {"table": table, "key": target.key})
                 if not cur.fetchone()[0]:
                     raise TargetError(f"target {target.name!r}: table {target.table} has no unique constraint on {target.key}")
+                if not cur.execute(_HAS_COLUMN, {"table": table, "column": RUN_COLUMN}).fetchone()[0]:
+                    raise TargetError(
+                        f"target {target.name!r}: table {target.table} has no {RUN_COLUMN} column (it was created before loads "
+                        f"recorded their run); add it with: ALTER TABLE {table} ADD COLUMN {quote_ident(RUN_COLUMN)} text "
+                        "(its existing rows then belong to no run, and a load replaces only its own run's rows)")
                 _replace_run(cur, rows, statements, target)
             return cur.execute(statements.count).fetchone()[0]
     except psycopg.OperationalError as exc:
