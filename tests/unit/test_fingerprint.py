@@ -78,3 +78,15 @@ def test_origins_do_not_count_but_every_value_does() -> None:
     assert digest(ROWS.slice(0, 9)) != base
     assert digest(ROWS.slice(0, 9), ROWS.slice(9).set_column(0, "id", pa.array([99], pa.int64()))) != base
     assert digest(ROWS.cast(pa.schema([("id", pa.int32()), ("note", pa.string()), ("_origin", pa.string())]))) != base
+
+
+def test_the_same_rows_in_another_order_are_another_load() -> None:
+    """Decided, not overlooked: the fingerprint names the rows as they are published, in their
+    order (the lake's files hold them in that order, and hashing a multiset would cost a hash per
+    row instead of a pass over each column's buffers). An engine that returns a run's unchanged
+    rows in another order therefore makes a re-run load again, replacing the run's rows with the
+    same rows: more work, never other data. The Lambda engine's order is that of the transformed
+    file, so its unchanged re-runs are skipped (tests/e2e/test_rerun.py)."""
+    reordered = ROWS.take(pa.array(range(9, -1, -1)))
+    assert sorted(reordered.to_pylist(), key=lambda row: row["id"]) == ROWS.to_pylist()
+    assert digest(reordered) != digest(ROWS)
