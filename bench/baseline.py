@@ -115,7 +115,7 @@ def run_baseline(csv: Path, dsn: str, table: str, lake: Path) -> dict:
     con = duckdb.connect()
     reader = con.sql(transformed_query(con, csv)).to_arrow_reader(batch_size=64 * 1024)
     partitions = _Partitions(lake, reader.schema)
-    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     rows = 0
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         names = ", ".join(f'"{name}"' for name in reader.schema.names)
