@@ -2,7 +2,7 @@
 
 Each function gets its own pool of worker processes (``lambda_worker.py``), one per concurrent
 invocation, kept warm and reused; a cold start imports the handler (the REPORT line's Init
-Duration). A worker sees exactly what Lambda would give it: the function's code and its layers
+Duration, or the ``platform.report`` record's ``initDurationMs`` with ``LoggingConfig.LogFormat: JSON``). A worker sees exactly what Lambda would give it: the function's code and its layers
 on ``sys.path`` (nothing else of the project), its template environment overlaid by the local
 env file, the ``AWS_LAMBDA_*`` variables, a context whose remaining time counts down, and its
 stdout/stderr going to ``<log_dir>/<LogicalId>.log`` as CloudWatch Logs.
@@ -52,7 +52,7 @@ from typing import Any, BinaryIO, Callable
 from etl_core.redaction import redact
 from etl_local.asl.errors import TaskFailed
 from etl_local.asl.tasks import LambdaFunctionFailed, LambdaResponse
-from etl_local.lambda_worker import STATUS, LambdaContext, read_exactly, read_frame, report_line, write_frame
+from etl_local.lambda_worker import STATUS, LambdaContext, SystemLog, read_exactly, read_frame, write_frame
 from etl_local.sam_template import REGION, FunctionDef
 
 __all__ = ["LambdaContext", "LambdaHost", "InvocationRecord"]
@@ -537,6 +537,7 @@ class LambdaHost:
             "path": self.search_path(fn), "handler": fn.handler, "function_name": fn.logical_id,
             "memory_size": fn.memory_size, "timeout": fn.timeout, "arn": fn.arn, "log_stream": "local",
             "memory_limit_bytes": fn.memory_size * 1024 * 1024 if self.enforce_memory else None,
+            "log_format": fn.log_format, "system_log_level": fn.system_log_level,
         }
         env = self.environment(fn)
         # The working directory is the caller's (Lambda's is the code folder, /var/task): events name
@@ -648,8 +649,8 @@ class LambdaHost:
             except subprocess.TimeoutExpired:  # closed its pipe but lives on: no status to report
                 status = "signal: killed"
             message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
-            self._append_log(fn, f"{message}\nRuntime.ExitError\nEND RequestId: {request_id}\n"
-                                 + report_line(request_id, (ended - started) * 1000, fn.memory_size, 0, None))
+            self._append_log(fn, f"{message}\nRuntime.ExitError\n" + _system_log(fn).end(
+                request_id, (ended - started) * 1000, fn.memory_size, 0, None, "error", "Runtime.ExitError"))
             return LambdaFunctionFailed({"errorType": "Runtime.ExitError", "errorMessage": message}), False
         meta, payload = answer
         self._append_log(fn, meta["log"])
@@ -668,8 +669,7 @@ class LambdaHost:
         worker.stop(kill=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
         self._append_log(fn, f"{stamp} {request_id} Task timed out after {fn.timeout:.2f} seconds\n\n"
-                             f"END RequestId: {request_id}\n"
-                             + report_line(request_id, elapsed * 1000, fn.memory_size, peak_mb, None))
+                             + _system_log(fn).end(request_id, elapsed * 1000, fn.memory_size, peak_mb, None, "timeout"))
         return LambdaFunctionFailed({"errorType": "Sandbox.Timedout",
                                      "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds"})
 
@@ -687,6 +687,11 @@ class LambdaHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _system_log(fn: FunctionDef) -> SystemLog:
+    """The function's system-log writer, for the invocations the host ends itself (timeout, exit)."""
+    return SystemLog(fn.log_format, fn.system_log_level)
 
 
 def _requirement_name(line: str) -> str:

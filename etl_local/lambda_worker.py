@@ -8,7 +8,8 @@ only, because it runs before any of that is on the path.
 
 It speaks a framed protocol with the host: requests on stdin (fd 0), responses on the fd named
 in the configuration; stdout and stderr are the function's log file, as CloudWatch Logs on
-Lambda. It writes START/END/REPORT lines in CloudWatch's format. Responses and errors are
+Lambda. It writes Lambda's system logs in the function's log format (``SystemLog``: START/END/REPORT
+lines, or JSON ``platform.*`` records). Responses and errors are
 marshalled as Lambda's Python runtime (awslambdaric) does: bytes are sent as they are, other
 values as JSON, an exception as ``{errorMessage, errorType, requestId, stackTrace}``.
 It exits when its stdin closes or its parent dies, so an environment never outlives its host.
@@ -109,6 +110,8 @@ def error_body(error_type: str, message: str, request_id: str, stack: list[str])
 
 
 def _log(text: str) -> None:
+    if not text:
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     os.write(1, text.encode())
@@ -126,6 +129,58 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
     if init_ms is not None:
         line += f"Init Duration: {init_ms:.2f} ms\t"
     return line + "\n"
+
+
+#: SystemLogLevel's order (DEBUG shows the most). Lambda writes the records below at INFO, so
+#: WARN hides them all; no record Lambda writes only at DEBUG is produced here.
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+
+
+class SystemLog:
+    """What Lambda writes to a function's log about each invocation (its system logs), by the
+    function's ``LoggingConfig``: with ``LogFormat: Text`` (or none) the ``START``/``END``/``REPORT``
+    lines; with ``JSON`` one JSON record per line in the Telemetry API's event shape
+    (``{"time", "type", "record"}``): ``platform.initStart`` before a cold start's init,
+    ``platform.start``, then ``platform.report`` with the metrics and the invocation's status
+    (``success``, ``error`` with ``errorType``, or ``timeout``), and no END. ``SystemLogLevel``
+    (JSON only) WARN hides them, since Lambda writes them at INFO. Used by the worker and, for the
+    invocations it ends itself (timeout, exit), by the host."""
+
+    def __init__(self, log_format: str = "Text", system_log_level: str = "INFO") -> None:
+        self.json = log_format == "JSON"
+        self.shown = not self.json or SYSTEM_LOG_LEVELS.index(system_log_level) <= SYSTEM_LOG_LEVELS.index("INFO")
+
+    def init_start(self, function_name: str, memory_mb: int) -> str:
+        """Before a new environment's init (JSON only: the Text format has no line for it here)."""
+        return self._record("platform.initStart", {
+            "initializationType": "on-demand", "phase": "init", "functionName": function_name,
+            "functionVersion": "$LATEST", "instanceMaxMemory": memory_mb * 1024 * 1024}) if self.json else ""
+
+    def start(self, request_id: str, function_arn: str) -> str:
+        if self.json:
+            return self._record("platform.start", {"requestId": request_id, "functionArn": function_arn, "version": "$LATEST"})
+        return f"START RequestId: {request_id} Version: $LATEST\n"
+
+    def end(self, request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int, init_ms: float | None,
+            status: str = "success", error_type: str | None = None) -> str:
+        """The invocation's END and REPORT lines, or its ``platform.report`` record."""
+        if not self.json:
+            return f"END RequestId: {request_id}\n" + report_line(request_id, duration_ms, memory_mb, max_used_mb, init_ms)
+        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3), "billedDurationMs": math.ceil(duration_ms),
+                                   "memorySizeMB": memory_mb, "maxMemoryUsedMB": max_used_mb}
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, Any] = {"requestId": request_id, "metrics": metrics, "status": status}
+        if error_type:
+            record["errorType"] = error_type
+        return self._record("platform.report", record)
+
+    def _record(self, event_type: str, record: dict[str, Any]) -> str:
+        if not self.shown:
+            return ""
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        return json.dumps({"time": stamp, "type": event_type, "record": record}, separators=(",", ":")) + "\n"
 
 
 def _watch_parent(parent: int) -> None:
@@ -230,6 +285,7 @@ def serve(config: dict[str, Any]) -> None:
     if config.get("memory_limit_bytes"):
         resource.setrlimit(resource.RLIMIT_AS, (config["memory_limit_bytes"], config["memory_limit_bytes"]))
     requests, responses = sys.stdin.buffer, config["response_fd"]
+    system_log = SystemLog(config.get("log_format", "Text"), config.get("system_log_level", "INFO"))
     environment: Environment | None = None
     while True:
         header = read_frame(requests)
@@ -240,19 +296,24 @@ def serve(config: dict[str, Any]) -> None:
         started = time.perf_counter()
         cold = environment is None
         if environment is None:
+            _log(system_log.init_start(config["function_name"], config["memory_size"]))
             environment = Environment(config)
         write_frame(responses, b"started")  # the function's Timeout counts from here, not from init
-        _log(f"START RequestId: {request['request_id']} Version: $LATEST\n")
+        _log(system_log.start(request["request_id"], config["arn"]))
         invoke_started = time.perf_counter()
         failed, payload, error_lines = environment.invoke(request, body)
         duration_ms = (time.perf_counter() - invoke_started) * 1000
         init_ms = environment.init_ms if cold else None
         sys.stdout.flush()
         sys.stderr.flush()  # the function's own output is in the log before the host appends the tail
-        # The host appends the tail (error lines, END, REPORT) to the log through its redaction.
-        tail = (error_lines + f"END RequestId: {request['request_id']}\n"
-                + report_line(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(), init_ms))
         exiting = environment.init_error is not None or environment.out_of_memory
+        # A function's error is the runtime's answer, an invocation that succeeded for the platform
+        # (status success); an init that failed or memory exceeded ends the environment (error).
+        error_type = ("Runtime.OutOfMemory" if environment.out_of_memory
+                      else environment.init_error[0] if environment.init_error is not None else None)
+        # The host appends the tail (error lines, END, REPORT) to the log through its redaction.
+        tail = error_lines + system_log.end(request["request_id"], duration_ms, config["memory_size"], _max_memory_mb(),
+                                            init_ms, "error" if error_type else "success", error_type)
         meta = {"failed": failed, "exiting": exiting, "duration_ms": duration_ms, "init_ms": init_ms, "log": tail,
                 "worker_ms": (time.perf_counter() - started) * 1000, "max_memory_mb": _max_memory_mb()}
         write_frame(responses, json.dumps(meta).encode())

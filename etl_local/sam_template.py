@@ -70,6 +70,10 @@ class FunctionDef:
     layer_build_dirs: list[Path] = field(default_factory=list)
     #: ReservedConcurrentExecutions: at most this many environments at once (None: unreserved).
     reserved_concurrency: int | None = None
+    #: LoggingConfig: ``Text`` (Lambda's default) or ``JSON`` system logs, and with JSON the
+    #: SystemLogLevel that filters them (``DEBUG``, ``INFO`` (the default) or ``WARN``).
+    log_format: str = "Text"
+    system_log_level: str = "INFO"
 
     @property
     def arn(self) -> str:
@@ -315,6 +319,7 @@ class SamApp:
                         layer_builds.append(self.build_root / layer["Ref"])
             if "CodeUri" not in props or "Handler" not in props:
                 raise TemplateError(f"{self.path.name}: {lid} needs CodeUri and Handler to run locally")
+            log_format, system_log_level = self._logging_config(lid, props)
             found[lid] = FunctionDef(
                 logical_id=lid,
                 code_uri=self.root / self.resolve(props["CodeUri"]),
@@ -328,8 +333,22 @@ class SamApp:
                 layer_build_dirs=layer_builds,
                 reserved_concurrency=(None if props.get("ReservedConcurrentExecutions") is None
                                       else int(self.resolve(props["ReservedConcurrentExecutions"]))),
+                log_format=log_format,
+                system_log_level=system_log_level,
             )
         return found
+
+    def _logging_config(self, lid: str, props: dict[str, Any]) -> tuple[str, str]:
+        """A function's ``LoggingConfig``: its LogFormat and SystemLogLevel, checked as Lambda checks them."""
+        logging = self.resolve(props.get("LoggingConfig") or {})
+        log_format = str(logging.get("LogFormat", "Text"))
+        level = str(logging.get("SystemLogLevel", "INFO"))
+        if log_format not in ("Text", "JSON"):
+            raise TemplateError(f"{self.path.name}: {lid}: LoggingConfig.LogFormat must be Text or JSON, not {log_format!r}")
+        if level not in ("DEBUG", "INFO", "WARN"):
+            raise TemplateError(f"{self.path.name}: {lid}: LoggingConfig.SystemLogLevel must be DEBUG, INFO or WARN, "
+                                f"not {level!r}")
+        return log_format, level
 
     def state_machines(self) -> dict[str, StateMachineDef]:
         found = {}

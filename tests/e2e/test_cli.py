@@ -105,7 +105,7 @@ def test_run_takes_a_pipeline_and_date_or_standard_input(etl, monkeypatch: pytes
     assert code == 0 and "valid        2964" in out, err
     code, out, _ = etl("sql", "select count(*) from analytics.orders")
     assert (code, out) == (0, "2964\n")
-    code, out, _ = etl("rightsize")  # from the run's own REPORT lines
+    code, out, _ = etl("rightsize")  # from the run's own platform.report records (the template sets LogFormat JSON)
     rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.endswith(("keep", "MB)", ")"))}
     functions = ["PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction", "LoadFunction", "FinalizeFunction"]
     assert all("invocation(s)" in rows[name] for name in functions), out
