@@ -34,7 +34,7 @@ HANDLER = ("import json, os, sys, time\n\ndef handler(event, context):\n"
            "    time.sleep(event.get('seconds', 0))\n    return event.get('n')\n")
 #: name -> (LogFormat, SystemLogLevel)
 FUNCTIONS = {"TextFn": ("Text", "INFO"), "JsonFn": ("JSON", "INFO"), "QuietFn": ("JSON", "WARN"),
-             "DebugFn": ("JSON", "DEBUG"), "SlowFn": ("JSON", "INFO")}
+             "DebugFn": ("JSON", "DEBUG"), "SlowFn": ("JSON", "INFO"), "FailingFn": ("JSON", "INFO")}
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +124,10 @@ def test_system_log_level_warn_hides_the_platform_records_and_not_the_applicatio
 def test_a_functions_error_is_a_report_with_status_success_and_its_error_lines(host: LambdaHost) -> None:
     """The runtime catches the handler's exception and answers with it: for the platform the
     invocation succeeded (AWS: aws-samples/aws-lambda-extensions#85), the error is in the log."""
-    host.invoke("JsonFn", {"n": 0})
+    host.invoke("FailingFn", {"n": 0})
     with pytest.raises(LambdaFunctionFailed) as failed:
-        host.invoke("JsonFn", {"raise": True})
-    lines = _log(host, "JsonFn")
+        host.invoke("FailingFn", {"raise": True})
+    lines = _log(host, "FailingFn")
     assert "[ERROR] ValueError: the handler failed" in lines
     report = _records(lines)[-1]
     assert report["type"] == "platform.report" and report["record"]["status"] == "success"
