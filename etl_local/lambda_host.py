@@ -642,7 +642,7 @@ class LambdaHost:
         with self._lock:
             self.records.append(InvocationRecord(fn.logical_id, request_id, started, ended, cold))
         if answer is None and not worker.exited:
-            return self._timed_out(fn, worker, request_id, ended - started), False
+            return self._timed_out(fn, worker, request_id), False
         if answer is None:
             try:
                 status = _exit_status(worker.process.wait(timeout=INIT_LIMIT_SECONDS))
@@ -663,13 +663,15 @@ class LambdaHost:
                 "errorType": "Function.ResponseSizeTooLarge"}), True
         return LambdaResponse(payload, request_id), True
 
-    def _timed_out(self, fn: FunctionDef, worker: _Worker, request_id: str, elapsed: float) -> LambdaFunctionFailed:
-        """Kill the environment and report the timeout as Lambda does (log lines, then the error)."""
+    def _timed_out(self, fn: FunctionDef, worker: _Worker, request_id: str) -> LambdaFunctionFailed:
+        """Kill the environment and report the timeout as Lambda does (log lines, then the error). The
+        report's duration is the function's Timeout, as Lambda's (``durationMs`` 5000.0, billed 5000,
+        for a 5-second Timeout), not the moment the host got round to killing it."""
         peak_mb = _peak_memory_mb(worker.process.pid)
         worker.stop(kill=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
         self._append_log(fn, f"{stamp} {request_id} Task timed out after {fn.timeout:.2f} seconds\n\n"
-                             + _system_log(fn).end(request_id, elapsed * 1000, fn.memory_size, peak_mb, None, "timeout"))
+                             + _system_log(fn).end(request_id, fn.timeout * 1000.0, fn.memory_size, peak_mb, None, "timeout"))
         return LambdaFunctionFailed({"errorType": "Sandbox.Timedout",
                                      "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds"})
 

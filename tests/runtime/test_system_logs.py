@@ -155,7 +155,8 @@ def test_the_hosts_own_reports_timeout_and_exit_carry_their_status(host: LambdaH
     assert not [line for line in lines if re.match(r"(START|END|REPORT) RequestId", line)]
     reports = [r["record"] for r in _records(lines) if r["type"] == "platform.report"]
     assert [(r["status"], r.get("errorType")) for r in reports] == [("timeout", None), ("error", "Runtime.ExitError")]
-    assert reports[0]["metrics"]["durationMs"] >= 1000 and reports[0]["metrics"]["memorySizeMB"] == 256
+    assert reports[0]["metrics"]["durationMs"] == 1000.0 and reports[0]["metrics"]["billedDurationMs"] == 1000  # the Timeout
+    assert reports[0]["metrics"]["memorySizeMB"] == 256
     assert all(re.fullmatch(UUID, r["requestId"]) for r in reports)
     assert [r.request_id for r in report_lines(lines)] == [r["requestId"] for r in reports]
     assert any(line.endswith("Task timed out after 1.00 seconds") for line in lines)
@@ -188,3 +189,15 @@ def test_the_templates_logging_config_reaches_each_function(tmp_path: Path) -> N
     (tmp_path / "template.yaml").write_text(TEMPLATE.replace("LogFormat: Text", "LogFormat: Json"))
     with pytest.raises(TemplateError, match=r"template.yaml: Plain: LoggingConfig.LogFormat must be Text or JSON, not 'Json'"):
         SamApp(tmp_path / "template.yaml").functions()
+
+
+def test_memory_past_the_functions_size_is_a_report_with_status_error_out_of_memory(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return len(bytearray(event['mb'] * 1024 * 1024))\n")
+    fn = FunctionDef("Hungry", tmp_path, "app.handler", CURRENT, 30, 256, {}, [], log_format="JSON")
+    with LambdaHost({"Hungry": fn}, lambda name: {}, tmp_path / "logs", enforce_memory=True) as host:
+        host.invoke("Hungry", {"mb": 1})
+        with pytest.raises(LambdaFunctionFailed) as failed:
+            host.invoke("Hungry", {"mb": 512})
+    assert failed.value.body["errorType"] == "Runtime.OutOfMemory"
+    reports = [r["record"] for r in _records(read_lines(tmp_path / "logs" / "Hungry.log")) if r["type"] == "platform.report"]
+    assert [(r["status"], r.get("errorType")) for r in reports] == [("success", None), ("error", "Runtime.OutOfMemory")]
