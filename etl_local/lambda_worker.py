@@ -121,10 +121,16 @@ def _max_memory_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
 
 
+def billed_ms(duration_ms: float, init_ms: float | None) -> int:
+    """Lambda's billed duration: since 2025-08-01 a cold start's init is billed too, for on-demand
+    invocations of ZIP functions on managed runtimes (these), rounded up to the millisecond."""
+    return math.ceil(duration_ms + (init_ms or 0.0))
+
+
 def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int, init_ms: float | None) -> str:
     """CloudWatch's REPORT line (Init Duration only on a cold start)."""
     line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+            f"Billed Duration: {billed_ms(duration_ms, init_ms)} ms\tMemory Size: {memory_mb} MB\t"
             f"Max Memory Used: {max_used_mb} MB\t")
     if init_ms is not None:
         line += f"Init Duration: {init_ms:.2f} ms\t"
@@ -166,7 +172,7 @@ class SystemLog:
         """The invocation's END and REPORT lines, or its ``platform.report`` record."""
         if not self.json:
             return f"END RequestId: {request_id}\n" + report_line(request_id, duration_ms, memory_mb, max_used_mb, init_ms)
-        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3), "billedDurationMs": math.ceil(duration_ms),
+        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3), "billedDurationMs": billed_ms(duration_ms, init_ms),
                                    "memorySizeMB": memory_mb, "maxMemoryUsedMB": max_used_mb}
         if init_ms is not None:
             metrics["initDurationMs"] = round(init_ms, 3)
