@@ -1,4 +1,4 @@
-"""The PostgreSQL target on a real server: COPY into staging + MERGE in one transaction, quoted identifiers."""
+"""The PostgreSQL target on a real server: the run's rows replaced by COPY (MERGE when another run holds a key), in one transaction, quoted identifiers."""
 from __future__ import annotations
 
 import dataclasses
