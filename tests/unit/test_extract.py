@@ -1,7 +1,9 @@
 """Extract from files: every bad line or value is quarantined with its origin and reason, never dropped."""
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,6 +12,8 @@ import pytest
 
 from etl_core.errors import SourceError, SourceNotFound
 from etl_core.extract import ExtractContext, extract_source
+from etl_core.extract.files import as_text
+from etl_core.extract.records import text_value
 from etl_core.layout import RunLayout
 from etl_core.schema import cast_text_columns
 from etl_core.settings import Settings
@@ -154,3 +158,14 @@ def test_bad_values_among_many_are_found_each_with_its_row(bad_at: list[int]) ->
     assert sorted(problems) == wrong
     assert all(problems[i] == ["column n: 'x' is not a valid int64"] for i in wrong)
     assert typed.column("n").to_pylist() == [None if t in (None, "x") else int(t) for t in texts]
+
+
+@pytest.mark.parametrize("values", [
+    pa.array([1, None, -7], pa.int64()), pa.array([3, None], pa.int8()), pa.array([True, None, False]),
+    pa.array([dt.date(2026, 11, 26), None, dt.date(1, 1, 1)]), pa.array(["a", None, ""]),
+    pa.array([Decimal("1.50"), None, Decimal("-2.00"), Decimal("0.00")], pa.decimal128(10, 2)),
+    pa.array([Decimal("12345678901234567890.123"), None], pa.decimal128(38, 3)),
+    pa.array([1.0, None, 0.1, 1e20]), pa.array([dt.datetime(2026, 11, 26, 10, 0), None], pa.timestamp("us", tz="UTC")),
+])
+def test_parquet_values_become_the_same_text_with_or_without_python(values: pa.Array) -> None:
+    assert as_text(values).to_pylist() == [text_value(v) for v in values.to_pylist()]

@@ -210,10 +210,25 @@ def _parquet_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         if missing:
             raise SourceError(f"{uri}: missing declared column(s) {', '.join(missing)}; found {parquet.schema_arrow.names}")
         offset = 0
+        prefix = pa.scalar(f"{uri}#row=", pa.string())
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-            table = pa.table({c: pa.array([text_value(v) for v in batch.column(c).to_pylist()], pa.string()) for c in columns})
-            yield TextBatch(table, [f"{uri}#row={offset + i + 1}" for i in range(batch.num_rows)])
+            table = pa.table({c: as_text(batch.column(c)) for c in columns})
+            yield TextBatch(table, _origins(prefix, positions(offset + 1, batch.num_rows)))
             offset += batch.num_rows
+
+
+def _arrow_text_is_python_text(data_type: pa.DataType) -> bool:
+    """Types whose Arrow cast to text is exactly records.text_value's text (not floats: ``1`` vs
+    ``1.0``; not times: a space vs ``T``), so they need no Python object per value."""
+    return (pa.types.is_integer(data_type) or pa.types.is_boolean(data_type) or pa.types.is_date32(data_type)
+            or pa.types.is_decimal(data_type) or pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
+def as_text(values: pa.Array) -> pa.Array:
+    """A Parquet column as the text the extract cast reads (records.text_value's text)."""
+    if _arrow_text_is_python_text(values.type):
+        return pc.cast(values, pa.string())
+    return pa.array([text_value(v) for v in values.to_pylist()], pa.string())
 
 
 #: Encodings whose byte-order mark (first line only) is not part of the data.
