@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from etl_core.lease import RunLease, lease_key
 from etl_local.cli import main as etl_main
 from etl_local.integrations import read_messages
 from etl_local.mock_config import MockConfig, MockConfigError
@@ -60,6 +61,24 @@ def test_a_glue_failure_goes_to_the_error_handler_and_fails(sfn, server):
     assert (glue["resourceType"], glue["resource"], glue["error"]) == ("glue", "startJobRun.sync", "States.TaskFailed")
     # Mocked: nothing reached the local dead-letter queue.
     assert not (server.runtime.home / "outbox" / "sqs").exists()
+
+
+def test_a_spark_transform_whose_run_lease_was_taken_over_fails_with_run_in_progress(sfn, server):
+    """Another execution holds the run's lease (it expired and was taken over): the unmocked
+    HoldRunThroughGlueJob's conditional update on the real local DynamoDB fails, the Glue job
+    never starts, the real error handler reports RunInProgress, and the other's lease stays."""
+    api = server.runtime.dynamodb.endpoint.client()
+    other = "arn:aws:states:us-east-1:123456789012:execution:EtlStateMachine:other"
+    RunLease("IdempotencyTable", "orders", "2026-11-26", other, api=api).hold()
+    started = sfn.start_execution(stateMachineArn=f"{ETL_ARN}#LeaseTakenOver", name="taken-over", input=INPUT)
+    done = wait_done(sfn, started["executionArn"])
+    assert (done["status"], done["error"]) == ("FAILED", "RunInProgress")
+    assert "no longer holds the run lease" in done["cause"]
+    names = entered(history(sfn, started["executionArn"]))
+    after = names.index("ChooseEngine") + 1
+    assert names[after:after + 2] == ["HoldRunThroughGlueJob", "HandleError"] and "TransformOnGlue" not in names
+    held = api.get_item(TableName="IdempotencyTable", Key={"id": {"S": lease_key("orders", "2026-11-26")}})["Item"]
+    assert held["owner"]["S"] == other
 
 
 def test_the_dead_letter_path_reaches_the_real_local_queue(sfn, server):
