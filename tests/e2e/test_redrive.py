@@ -22,6 +22,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 
+def assert_exact_targets(result, home: Path, warehouse_dsn: str) -> None:
+    """The execution succeeded and every target holds exactly the run's valid rows, once."""
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    valid = result.output["counts"]["valid"]
+    groups = pq.read_table(home / "lake" / "aggregated" / "orders_daily_revenue").num_rows
+    assert result.output["counts"]["loaded"] == {"processed": valid, "daily_revenue": groups, "warehouse": valid}
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT order_id) FROM analytics.orders").fetchone() == (valid, valid)
+    assert pq.read_table(home / "lake" / "processed" / "orders").num_rows == valid
+
+
 def entered(result) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in result.history if e["type"].endswith("StateEntered")]
 
@@ -92,11 +103,42 @@ def test_sigkill_during_load_then_redrive_leaves_exact_rows(make_runtime, wareho
     with pytest.warns(UserWarning, match="torn"):
         result = runtime.redrive("killed")
 
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
-    valid = result.output["counts"]["valid"]
-    groups = pq.read_table(home / "lake" / "aggregated" / "orders_daily_revenue").num_rows
-    assert result.output["counts"]["loaded"] == {"processed": valid, "daily_revenue": groups, "warehouse": valid}
-    with psycopg.connect(warehouse_dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM analytics.orders").fetchone()[0] == valid
-    assert pq.read_table(home / "lake" / "processed" / "orders").num_rows == valid
+    assert_exact_targets(result, home, warehouse_dsn)
     assert entered(result).count("Plan") == 1 and entered(result).count("Validate") == 1
+
+
+def started_invocations(journal: Path, function: str) -> int:
+    """How many invocations of ``function`` the execution's journal shows started."""
+    events = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    scheduled = {e["id"] for e in events if e["type"] == "LambdaFunctionScheduled"
+                 and function in e["lambdaFunctionScheduledEventDetails"]["resource"]}
+    return sum(1 for e in events if e["type"] == "LambdaFunctionStarted" and e["previousEventId"] in scheduled)
+
+
+@pytest.mark.parametrize("function", ["PlanFunction", "ExtractFunction", "TransformFunction", "ValidateFunction",
+                                      "FinalizeFunction"])
+def test_sigkill_in_any_stage_then_redrive_leaves_exact_rows(make_runtime, warehouse_dsn: str, tmp_path: Path,
+                                                             function: str) -> None:
+    """The run's process group is killed while a stage's function runs (it hangs there, so the
+    kill cannot miss the stage); a redrive finishes the execution with exactly the run's rows.
+    (Load, killed between targets, is the test above.)"""
+    home = tmp_path / "etl-home"
+    command = [
+        sys.executable, "-m", "etl_local.cli", "--home", str(home), "--virtual-clock", "--warehouse-dsn", warehouse_dsn,
+        "--fail", f"{function}=hang", "run", "--name", "killed", "--quiet",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = home / "executions" / "killed.events.jsonl"
+    deadline = time.monotonic() + 120
+    while not started_invocations(journal, function):
+        assert process.poll() is None, f"the run ended before {function} started"
+        assert time.monotonic() < deadline, f"{function} never started"
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    runtime = make_runtime()
+    result = runtime.redrive("killed")
+
+    assert_exact_targets(result, home, warehouse_dsn)
+    assert entered(result).count("Plan") == (2 if function == "PlanFunction" else 1)  # a completed Plan is not re-run
