@@ -23,6 +23,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from etl_core.arrays import positions
+
 _ROW = "__etl_row"
 
 
@@ -86,7 +88,7 @@ def _key_filter(keys: dict[str, pa.Scalar]) -> ds.Expression:
 
 def _split(table: pa.Table, partition_by: list[str]) -> Iterable[tuple[dict[str, pa.Scalar], pa.Table]]:
     """The batch's rows per partition key, each group in input order (one hash pass, no per-key filter)."""
-    numbered = table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
+    numbered = table.append_column(_ROW, positions(0, table.num_rows))
     groups = numbered.group_by(partition_by, use_threads=False).aggregate([(_ROW, "list")])
     rows = groups.column(f"{_ROW}_list")
     for index in range(groups.num_rows):
