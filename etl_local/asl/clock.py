@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Clock(Protocol):
@@ -32,8 +32,21 @@ class RealClock:
 
     is_virtual = False
 
+    def __init__(self) -> None:
+        self._stamp: tuple[int, str] = (-1, "")
+
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
+
+    def stamp(self) -> str:
+        """``format_timestamp(self.now())``, made once per millisecond: every history event needs
+        one, and a Map logs dozens of events per millisecond."""
+        millis = time.time_ns() // 1_000_000
+        stamp = self._stamp
+        if stamp[0] != millis:
+            second, milli = divmod(millis, 1000)
+            stamp = self._stamp = (millis, f"{_second_prefix(second)}.{milli:03d}Z")
+        return stamp[1]
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -62,6 +75,10 @@ class VirtualClock:
     def now(self) -> datetime:
         return self._now
 
+    def stamp(self) -> str:
+        """``format_timestamp(self.now())``."""
+        return format_timestamp(self._now)
+
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         if seconds > 0:
@@ -88,11 +105,23 @@ def format_timestamp(moment: datetime) -> str:
     Every history event needs one, so the ``YYYY-MM-DDTHH:MM:SS`` part is cached per second:
     ``isoformat``/``strftime`` on each event cost more than the rest of a Pass state.
     """
-    stamp = moment.timestamp()
-    second = math.floor(stamp)
+    return f"{_second_prefix(math.floor(moment.timestamp()))}.{moment.microsecond // 1000:03d}Z"
+
+
+def _second_prefix(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of a Unix second, cached."""
     prefix = _SECOND_PREFIXES.get(second)
     if prefix is None:
         if len(_SECOND_PREFIXES) > 4096:
             _SECOND_PREFIXES.clear()
         prefix = _SECOND_PREFIXES[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    return f"{prefix}.{moment.microsecond // 1000:03d}Z"
+    return prefix
+
+
+def stamper(clock: Clock) -> Callable[[], str]:
+    """What gives ``format_timestamp(clock.now())`` for ``clock``: its own ``stamp`` when it
+    has one (RealClock, VirtualClock), else the two calls."""
+    stamp = getattr(clock, "stamp", None)
+    if stamp is not None:
+        return stamp  # type: ignore[no-any-return]
+    return lambda: format_timestamp(clock.now())

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import ChainMap
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, MutableMapping
 
 from .causes import state_error
-from .clock import Clock, format_timestamp
+from .clock import Clock, format_timestamp, stamper
 from .errors import ExecutionTimedOut, StatesError
 from .history import History, to_json
 from .retry_catch import RUNTIME
@@ -89,15 +89,24 @@ class Execution:
 
 
 class Frame:
-    """One thread of control: its clock lane, variable scope, abort signal and last event id."""
+    """One thread of control: its clock lane, variable scope, abort signal and last event id.
 
-    __slots__ = ("execution", "clock", "variables", "abort", "last_event_id", "history", "_json_cache")
+    A branch or iteration reads its parent's variables and assigns into a scope of its own,
+    made when it first assigns (most iterations never do; a Map makes one frame per item).
+    """
+
+    __slots__ = ("execution", "clock", "stamp", "variables", "_own_scope", "abort", "last_event_id", "history",
+                 "_json_cache")
 
     def __init__(self, execution: Execution, clock: Clock, variables: MutableMapping[str, Any],
-                 abort: AbortSignal, last_event_id: int, history: History | None = None) -> None:
+                 abort: AbortSignal, last_event_id: int, history: History | None = None,
+                 stamp: Callable[[], str] | None = None, own_scope: bool = True) -> None:
         self.execution = execution
         self.clock = clock
+        #: ``format_timestamp(clock.now())``, as every history event needs it
+        self.stamp = stamper(clock) if stamp is None else stamp
         self.variables = variables
+        self._own_scope = own_scope
         self.abort = abort
         self.last_event_id = last_event_id
         self.history = execution.history if history is None else history
@@ -105,9 +114,16 @@ class Frame:
 
     def child(self, clock: Clock, abort: AbortSignal, history: History | None = None) -> "Frame":
         """A branch/iteration frame: reads outer variables, assigns into its own scope."""
-        scope: ChainMap[str, Any] = ChainMap({}, self.variables)  # type: ignore[arg-type]
-        return Frame(self.execution, clock, scope, abort, self.last_event_id,
-                     self.history if history is None else history)
+        return Frame(self.execution, clock, self.variables, abort, self.last_event_id,
+                     self.history if history is None else history,
+                     self.stamp if clock is self.clock else None, own_scope=False)
+
+    def assign(self, assigned: Mapping[str, Any]) -> None:
+        """Make a state's assigned variables visible to the states after it in this frame."""
+        if not self._own_scope:
+            self.variables = ChainMap({}, self.variables)  # type: ignore[arg-type]
+            self._own_scope = True
+        self.variables.update(assigned)
 
     def emit(self, event_type: str, details_key: str | None = None,
              details: dict[str, Any] | None = None, timestamp: str | None = None,
@@ -117,9 +133,8 @@ class Frame:
         ``advance=False`` logs an event the next one does not follow: AWS chains a Map's next
         event to the event before MapIterationSucceeded/MapStateSucceeded, not to them.
         """
-        if timestamp is None:
-            timestamp = format_timestamp(self.clock.now())
-        event_id = self.history.append(event_type, timestamp, self.last_event_id if previous is None else previous,
+        event_id = self.history.append(event_type, self.stamp() if timestamp is None else timestamp,
+                                       self.last_event_id if previous is None else previous,
                                        details_key, details)
         if advance:
             self.last_event_id = event_id
@@ -165,7 +180,8 @@ class Visit:
     __slots__ = ("state", "frame", "input", "entered_id", "entered_time", "retry_count",
                  "task_token", "_context", "entered_previous_id")
 
-    def __init__(self, state: "State", frame: Frame, raw_input: Any, entered_id: int, entered_time: str) -> None:
+    def __init__(self, state: "State", frame: Frame, raw_input: Any, entered_id: int, entered_time: str,
+                 entered_previous_id: int = 0) -> None:
         self.state = state
         self.frame = frame
         self.input = raw_input
@@ -175,7 +191,7 @@ class Visit:
         self.task_token: str | None = None
         self._context: dict[str, Any] | None = None
         #: the previousEventId of the Entered event (an EvaluationFailed event points there)
-        self.entered_previous_id = 0
+        self.entered_previous_id = entered_previous_id
 
     @property
     def variables(self) -> Mapping[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from etl_local.asl.errors import StatesError
 from etl_local.asl.path_syntax import (
@@ -54,8 +54,47 @@ def parse_cached(path: str) -> ParsedPath:
     return parse_path(path)
 
 
+def _compile_reader(path: str) -> Callable[[Any], Any] | None:
+    """For the common ``$.a.b`` (state data, names only): a reader of the value, or ``_MISSING``
+    when anything is absent or not an object (the general evaluation then words the error)."""
+    try:
+        parsed = parse_cached(path)
+    except PathSyntaxError:
+        return None
+    if parsed.root != ROOT_DATA or parsed.function is not None or not parsed.segments or \
+            any(kind != "prop" for kind, _ in parsed.segments):
+        return None
+    keys = tuple(name for _, name in parsed.segments)
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda data: data.get(key, _MISSING) if type(data) is dict else _MISSING
+
+    def read(data: Any) -> Any:
+        for key in keys:
+            if type(data) is not dict:
+                return _MISSING
+            data = data.get(key, _MISSING)
+            if data is _MISSING:
+                return _MISSING
+        return data
+
+    return read
+
+
+_READERS: dict[str, Any] = {}
+
+
 def read_path(path: str, data: Any, context: Mapping[str, Any] | None, variables: Mapping[str, Any] | None) -> Any:
     """Evaluate ``path`` against the state data, the context object or a variable."""
+    reader = _READERS.get(path, _MISSING)
+    if reader is _MISSING:
+        reader = _compile_reader(path)
+        if len(_READERS) < 4096:
+            _READERS[path] = reader
+    if reader is not None:
+        value = reader(data)
+        if value is not _MISSING:
+            return value
     parsed = parse_cached(path)
     root = _root_value(parsed, path, data, context, variables)
     if parsed.definite:

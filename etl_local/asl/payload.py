@@ -14,7 +14,7 @@ from etl_local.asl.errors import StatesError
 from etl_local.asl.intrinsics import evaluate_intrinsic
 from etl_local.asl.paths import PathNotFound, compact_json, read_path
 
-__all__ = ["copy_json", "render_template"]
+__all__ = ["copy_json", "render_template", "uses_context"]
 
 Renderer = Callable[[Any, Any, Any], Any]
 
@@ -49,6 +49,27 @@ def copy_json(value: Any) -> Any:
 
 
 _RENDERERS: dict[int, tuple[Any, Renderer]] = {}
+_USES_CONTEXT: dict[int, tuple[Any, bool]] = {}
+
+
+def uses_context(template: Any) -> bool:
+    """Whether any ``key.$`` expression of ``template`` may read ``$$`` (so the caller need not
+    build the context object for the many templates that never do)."""
+    cached = _USES_CONTEXT.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    found = _mentions_context(template)
+    _USES_CONTEXT[id(template)] = (template, found)
+    return found
+
+
+def _mentions_context(template: Any) -> bool:
+    if type(template) is dict:
+        return any(("$$" in value if isinstance(value, str) else False) if key.endswith(".$")
+                   else _mentions_context(value) for key, value in template.items())
+    if type(template) is list:
+        return any(_mentions_context(item) for item in template)
+    return False
 
 
 def _renderer(template: Any) -> Renderer:

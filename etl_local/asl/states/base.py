@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..clock import format_timestamp
 from ..errors import QueryEvaluationFailed, StatesError
 from ..execution import Frame, Visit
-from ..history import NOT_TRUNCATED, io_details, to_json
+from ..history import NOT_TRUNCATED, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
 from ..paths import PathNotFound, apply_result_path, select_path
-from ..payload import render_template
+from ..payload import render_template, uses_context
 from ..retry_catch import Catcher, Retrier, RetryPolicy, error_output, find_catcher
 
 #: Marks a field the definition leaves out where ``null`` means something else.
@@ -65,30 +64,31 @@ class State:
 
     # -- entering and leaving ---------------------------------------------------------
     def enter(self, value: Any, frame: Frame) -> Visit:
-        moment = format_timestamp(frame.clock.now())
-        details = {"name": self.name, "input": frame.json_text(value), "inputDetails": NOT_TRUNCATED}
+        moment = frame.stamp()
         previous_id = frame.last_event_id
-        event_id = frame.emit(self.entered_type, "stateEnteredEventDetails", details, moment)
-        visit = Visit(self, frame, value, event_id, moment)
-        visit.entered_previous_id = previous_id
-        return visit
+        event_id = frame.last_event_id = frame.history.append(
+            self.entered_type, moment, previous_id, "stateEnteredEventDetails",
+            {"name": self.name, "input": frame.json_text(value), "inputDetails": NOT_TRUNCATED})
+        return Visit(self, frame, value, event_id, moment, previous_id)
 
     def output_json(self, visit: Visit, output: Any) -> str:
         """The output as history shows it; over the payload quota it is States.DataLimitExceeded."""
         text = visit.frame.json_text(output)
-        if payload_too_large(text):
+        if len(text) > PAYLOAD_LIMIT_BYTES // 4 and payload_too_large(text):
             raise data_limit_error(self.name)
         return text
 
     def leave(self, visit: Visit, output_text: str, assigned: dict[str, Any] | None) -> None:
         """Log the Exited event, then make the state's Assign values visible."""
-        details = {"name": self.name, **io_details("output", output_text)}
+        details = {"name": self.name, "output": output_text, "outputDetails": NOT_TRUNCATED}
         if assigned:
             details["assignedVariables"] = {key: to_json(value) for key, value in assigned.items()}
             details["assignedVariablesDetails"] = NOT_TRUNCATED
-        visit.frame.emit(self.exited_type, "stateExitedEventDetails", details)
+        frame = visit.frame
+        frame.last_event_id = frame.history.append(self.exited_type, frame.stamp(), frame.last_event_id,
+                                                   "stateExitedEventDetails", details)
         if assigned:
-            visit.frame.variables.update(assigned)
+            frame.assign(assigned)
 
     def finish(self, visit: Visit, output: Any, assigned: dict[str, Any] | None) -> tuple[str | None, Any]:
         """Leave towards ``Next`` (the usual end of ``run`` for states without Catch)."""
@@ -98,14 +98,17 @@ class State:
     # -- JSONPath processing ------------------------------------------------------------
     def select(self, visit: Visit, path: str | None, data: Any) -> Any:
         """InputPath/OutputPath/ItemsPath: a path matching nothing is States.Runtime."""
+        if path == "$":
+            return data
         try:
-            return select_path(path, data, visit.context(), visit.variables)
+            return select_path(path, data, visit.context() if path is not None and path.startswith("$$") else None,
+                               visit.variables)
         except PathNotFound as missing:
             raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
 
     def render(self, visit: Visit, template: Any, data: Any) -> Any:
-        return render_template(template, data, visit.context(), visit.variables,
-                               state_name=self.name, entered_event_id=visit.entered_id)
+        return render_template(template, data, visit.context() if uses_context(template) else None,
+                               visit.variables, state_name=self.name, entered_event_id=visit.entered_id)
 
     def effective_input(self, visit: Visit) -> Any:
         return visit.input if self.input_path == "$" else self.select(visit, self.input_path, visit.input)

@@ -243,6 +243,8 @@ class _Iterations:
         self.items = items
         self.prepared = prepared
         self.map_run = map_run
+        #: whether each child's outcome is kept (a Map Run with a ResultWriter)
+        self.recording = map_run is not None and map_run.children is not None
         self.results: list[Any] = [None] * len(items)
         self.failures: list[StatesError] = []
         self.tolerated_count = tolerated_count
@@ -264,7 +266,7 @@ class _Iterations:
         details = {"name": state.name, "index": index}
         if log:
             frame.emit("MapIterationStarted", "mapIterationStartedEventDetails", details)
-        started = clock.now()
+        started = clock.now() if self.recording else None
         item_input = self.items[index]
         try:
             if not self.prepared:
@@ -300,7 +302,7 @@ class _Iterations:
     def _record(self, index: int, item_input: Any, started: Any, clock: Clock, status: str, *,
                 output: Any = None, error: str | None = None, cause: str | None = None) -> None:
         """Keep a child execution's outcome for the ResultWriter (only Map Runs that record)."""
-        if self.map_run is None or self.map_run.children is None:
+        if not self.recording:
             return
         self.map_run.record(index, to_json(item_input), started, clock.now(), status,
                             None if status != SUCCEEDED else to_json(output), error, cause)
