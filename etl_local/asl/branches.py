@@ -14,6 +14,7 @@ from typing import Callable
 
 from .clock import Clock, VirtualClock
 from .execution import AbortSignal
+from .history import History
 
 #: AWS runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says.
 INLINE_CONCURRENCY_CAP = 40
@@ -27,12 +28,13 @@ Job = Callable[[int, Clock], None]
 
 
 def run_indexed(count: int, job: Job, clock: Clock, *, concurrency: int, threaded: bool,
-                abort: AbortSignal, cap: int = INLINE_CONCURRENCY_CAP) -> None:
+                abort: AbortSignal, history: History, cap: int = INLINE_CONCURRENCY_CAP) -> None:
     """Call ``job(index, lane_clock)`` for each index in ``range(count)``.
 
     ``concurrency`` 0 means unlimited (up to ``cap``); 1 is strictly sequential, in order.
     Jobs handle their own ASL errors; anything else they raise aborts the siblings and is
-    re-raised here once all workers have stopped.
+    re-raised here once all workers have stopped. ``history`` is the one the jobs log to:
+    it hands out ids under its lock while they run in threads.
     """
     workers = min(count, concurrency or cap, cap)
     if workers <= 1 or not threaded:
@@ -44,7 +46,8 @@ def run_indexed(count: int, job: Job, clock: Clock, *, concurrency: int, threade
     if isinstance(clock, VirtualClock):
         _run_in_virtual_lanes(count, job, clock, workers, abort)
         return
-    _run_in_threads(count, job, clock, min(workers, MAX_THREADS), abort)
+    with history.threads():
+        _run_in_threads(count, job, clock, min(workers, MAX_THREADS), abort)
 
 
 def _run_in_virtual_lanes(count: int, job: Job, clock: VirtualClock, workers: int, abort: AbortSignal) -> None:

@@ -96,7 +96,7 @@ class Frame:
     """
 
     __slots__ = ("execution", "clock", "stamp", "variables", "_own_scope", "abort", "last_event_id", "history",
-                 "_json_cache")
+                 "_json_cache", "_json_older")
 
     def __init__(self, execution: Execution, clock: Clock, variables: MutableMapping[str, Any],
                  abort: AbortSignal, last_event_id: int, history: History | None = None,
@@ -111,6 +111,7 @@ class Frame:
         self.last_event_id = last_event_id
         self.history = execution.history if history is None else history
         self._json_cache: tuple[Any, str] | None = None
+        self._json_older: tuple[Any, str] | None = None
 
     def child(self, clock: Clock, abort: AbortSignal, history: History | None = None) -> "Frame":
         """A branch/iteration frame: reads outer variables, assigns into its own scope."""
@@ -141,7 +142,8 @@ class Frame:
         return event_id
 
     def json_text(self, value: Any) -> str:
-        """``value`` as compact JSON, reusing the last text when it is the very same object.
+        """``value`` as compact JSON, reusing the text of the last two values serialised when
+        it is the very same object.
 
         A state's output is the next state's input, and a Task's input is often its
         payload: serialising each once is a third of the cost of a small state. Values
@@ -151,9 +153,31 @@ class Frame:
         cached = self._json_cache
         if cached is not None and cached[0] is value:
             return cached[1]
+        older = self._json_older
+        if older is not None and older[0] is value:
+            return older[1]
         text = to_json(value)
+        self._json_older = cached
         self._json_cache = (value, text)
         return text
+
+    def json_member_added(self, base: Any, extended: dict[str, Any], name: str) -> None:
+        """Note the text of ``extended``, a copy of the object ``base`` with the new member
+        ``name`` added last (ResultPath ``$.name``), when ``base``'s text is known: it is that
+        text with one more member, so a large state input is not serialised again."""
+        cached = self._json_cache
+        if cached is not None and cached[0] is base:
+            text = cached[1]
+        else:
+            older = self._json_older
+            if older is None or older[0] is not base:
+                return
+            text = older[1]
+        if type(base) is not dict or name in base:
+            return
+        member = f"{to_json(name)}:{self.json_text(extended[name])}}}"
+        self._json_older = self._json_cache
+        self._json_cache = (extended, f"{text[:-1]},{member}" if base else "{" + member)
 
     def check(self) -> None:
         """Stop at a state boundary when aborted or past the execution's TimeoutSeconds."""
@@ -255,10 +279,13 @@ def run_program(program: Program, value: Any, frame: Frame, start_at: str | None
     """
     states = program.states
     name: str | None = program.start_at if start_at is None else start_at
+    abort = frame.abort
+    timed = frame.execution.timeout_seconds is not None
     while True:
         state = states[name]  # type: ignore[index]
         try:
-            frame.check()
+            if timed or abort.is_set():
+                frame.check()
             name, value = state.run(value, frame)
         except (StatesError, ExecutionTimedOut) as err:
             err.failure_point = FailurePoint(state.name, value, frame.variables)  # type: ignore[union-attr]

@@ -22,10 +22,13 @@ from etl_local.asl.path_syntax import (
 )
 
 __all__ = [
+    "NOT_FOUND",
     "PathNotFound",
     "PathSyntaxError",
     "apply_result_path",
     "compact_json",
+    "data_reader",
+    "member_name",
     "parse_cached",
     "read_path",
     "select_path",
@@ -33,6 +36,8 @@ __all__ = [
 
 _PROVIDER = "com.jayway.jsonpath.spi.json.JacksonJsonNodeJsonProvider"
 _MISSING = object()
+#: What a ``data_reader`` returns when the path reads nothing.
+NOT_FOUND = _MISSING
 
 
 class PathNotFound(Exception):
@@ -84,13 +89,22 @@ def _compile_reader(path: str) -> Callable[[Any], Any] | None:
 _READERS: dict[str, Any] = {}
 
 
-def read_path(path: str, data: Any, context: Mapping[str, Any] | None, variables: Mapping[str, Any] | None) -> Any:
-    """Evaluate ``path`` against the state data, the context object or a variable."""
+def data_reader(path: str) -> Callable[[Any], Any] | None:
+    """A fast reader of ``path`` when it is ``$.a.b`` (names in the state data): it returns the
+    value, or ``NOT_FOUND`` where ``read_path`` would raise (or the path is not that simple)."""
     reader = _READERS.get(path, _MISSING)
     if reader is _MISSING:
         reader = _compile_reader(path)
         if len(_READERS) < 4096:
             _READERS[path] = reader
+    return reader  # type: ignore[no-any-return]
+
+
+def read_path(path: str, data: Any, context: Mapping[str, Any] | None, variables: Mapping[str, Any] | None) -> Any:
+    """Evaluate ``path`` against the state data, the context object or a variable."""
+    reader = _READERS.get(path, _MISSING)
+    if reader is _MISSING:
+        reader = data_reader(path)
     if reader is not None:
         value = reader(data)
         if value is not _MISSING:
@@ -112,6 +126,19 @@ def select_path(path: str | None, data: Any, context: Mapping[str, Any] | None, 
     if path == "$":
         return data
     return read_path(path, data, context, variables)
+
+
+@lru_cache(maxsize=1024)
+def member_name(path: str) -> str | None:
+    """``name`` when ``path`` is ``$.name`` (one member of the state data), else None."""
+    try:
+        parsed = parse_cached(path)
+    except PathSyntaxError:
+        return None
+    if parsed.root != ROOT_DATA or parsed.function is not None or len(parsed.segments) != 1:
+        return None
+    kind, name = parsed.segments[0]
+    return name if kind == "prop" else None
 
 
 def apply_result_path(data: Any, result_path: str | None, result: Any) -> Any:

@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping
 from etl_local.asl.causes import state_cause, state_error
 from etl_local.asl.errors import StatesError
 from etl_local.asl.intrinsics import evaluate_intrinsic
-from etl_local.asl.paths import PathNotFound, compact_json, read_path
+from etl_local.asl.paths import NOT_FOUND, PathNotFound, compact_json, data_reader, read_path
 
-__all__ = ["copy_json", "render_template", "uses_context"]
+__all__ = ["compiled_template", "copy_json", "render_in_state", "render_template"]
 
 Renderer = Callable[[Any, Any, Any], Any]
 
@@ -30,13 +30,29 @@ def render_template(template: Any, data: Any, context: Mapping[str, Any] | None,
                     *, state_name: str, entered_event_id: int) -> Any:
     """Evaluate every ``key.$`` of ``template`` (a path or an intrinsic call) against ``data``."""
     try:
-        return _renderer(template)(data, context, variables)
-    except _FieldPathMissing as missing:
-        raise state_error("States.Runtime", state_name, entered_event_id,
-                          f"The JSONPath '{missing.path}' specified for the field '{missing.field}' "
-                          f"could not be found in the input '{compact_json(data)}'") from None
-    except StatesError as error:
-        raise StatesError(error.error, state_cause(state_name, entered_event_id, error.cause or "")) from None
+        return compiled_template(template)[0](data, context, variables)
+    except (_FieldPathMissing, StatesError) as err:
+        raise _state_failure(err, data, state_name, entered_event_id) from None
+
+
+def render_in_state(template: Any, data: Any, context: Callable[[], Mapping[str, Any]],
+                    variables: Mapping[str, Any] | None, *, state_name: str, entered_event_id: int) -> Any:
+    """``render_template`` with the context object made (``context()``) only for a template that reads ``$$``."""
+    renderer, reads_context = compiled_template(template)
+    try:
+        return renderer(data, context() if reads_context else None, variables)
+    except (_FieldPathMissing, StatesError) as err:
+        raise _state_failure(err, data, state_name, entered_event_id) from None
+
+
+def _state_failure(err: Exception, data: Any, state_name: str, entered_event_id: int) -> StatesError:
+    """A rendering failure as the state reports it."""
+    if isinstance(err, _FieldPathMissing):
+        return state_error("States.Runtime", state_name, entered_event_id,
+                           f"The JSONPath '{err.path}' specified for the field '{err.field}' "
+                           f"could not be found in the input '{compact_json(data)}'")
+    assert isinstance(err, StatesError)
+    return StatesError(err.error, state_cause(state_name, entered_event_id, err.cause or ""))
 
 
 def copy_json(value: Any) -> Any:
@@ -48,19 +64,20 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-_RENDERERS: dict[int, tuple[Any, Renderer]] = {}
-_USES_CONTEXT: dict[int, tuple[Any, bool]] = {}
+_COMPILED: dict[int, tuple[Any, Renderer, bool]] = {}
 
 
-def uses_context(template: Any) -> bool:
-    """Whether any ``key.$`` expression of ``template`` may read ``$$`` (so the caller need not
-    build the context object for the many templates that never do)."""
-    cached = _USES_CONTEXT.get(id(template))
+def compiled_template(template: Any) -> tuple[Renderer, bool]:
+    """(the renderer of ``template``, whether any ``key.$`` expression of it may read ``$$``).
+
+    Callers need not build the context object for the many templates that never read it."""
+    cached = _COMPILED.get(id(template))
     if cached is not None and cached[0] is template:
-        return cached[1]
-    found = _mentions_context(template)
-    _USES_CONTEXT[id(template)] = (template, found)
-    return found
+        return cached[1], cached[2]
+    renderer, _ = _compile(template)
+    reads_context = _mentions_context(template)
+    _COMPILED[id(template)] = (template, renderer, reads_context)
+    return renderer, reads_context
 
 
 def _mentions_context(template: Any) -> bool:
@@ -72,31 +89,33 @@ def _mentions_context(template: Any) -> bool:
     return False
 
 
-def _renderer(template: Any) -> Renderer:
-    cached = _RENDERERS.get(id(template))
-    if cached is not None and cached[0] is template:
-        return cached[1]
-    renderer, _ = _compile(template)
-    _RENDERERS[id(template)] = (template, renderer)
-    return renderer
-
-
 def _compile(template: Any) -> tuple[Renderer, bool]:
     """Return the renderer and whether the template is fully literal."""
     if type(template) is dict:
-        entries: list[tuple[str, Renderer]] = []
+        #: (output key, renderer, value): a literal that needs no copy has no renderer
+        plan: list[tuple[str, Renderer | None, Any]] = []
         literal = True
         for key, value in template.items():
             if key.endswith(".$"):
-                entries.append((key[:-2], _dynamic(key, value)))
+                plan.append((key[:-2], _dynamic(key, value), None))
                 literal = False
-            else:
+            elif isinstance(value, (dict, list)):
                 renderer, value_literal = _compile(value)
-                entries.append((key, renderer))
+                plan.append((key, renderer, None))
                 literal = literal and value_literal
+            else:
+                plan.append((key, None, value))
         if literal:
             return _constant(template), True
-        return (lambda data, context, variables: {key: render(data, context, variables) for key, render in entries}), False
+        steps = tuple(plan)
+
+        def render_object(data: Any, context: Any, variables: Any) -> dict[str, Any]:
+            rendered = {}
+            for key, render, value in steps:
+                rendered[key] = value if render is None else render(data, context, variables)
+            return rendered
+
+        return render_object, False
     if type(template) is list:
         compiled = [_compile(item) for item in template]
         if all(literal for _, literal in compiled):
@@ -121,6 +140,17 @@ def _dynamic(field: str, expression: Any) -> Renderer:
     if expression == "$":
         return lambda data, context, variables: data
     evaluate = read_path if expression.startswith("$") else evaluate_intrinsic
+    reader = data_reader(expression) if evaluate is read_path else None
+    if reader is not None:
+        def read(data: Any, context: Any, variables: Any) -> Any:
+            value = reader(data)
+            if value is NOT_FOUND:
+                try:
+                    return read_path(expression, data, context, variables)
+                except PathNotFound as missing:
+                    raise _FieldPathMissing(field, missing.path) from None
+            return value
+        return read
 
     def render(data: Any, context: Any, variables: Any) -> Any:
         try:

@@ -14,8 +14,8 @@ from ..errors import QueryEvaluationFailed, StatesError
 from ..execution import Frame, Visit
 from ..history import NOT_TRUNCATED, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
-from ..paths import PathNotFound, apply_result_path, select_path
-from ..payload import render_template, uses_context
+from ..paths import PathNotFound, apply_result_path, member_name, select_path
+from ..payload import render_in_state
 from ..retry_catch import Catcher, Retrier, RetryPolicy, error_output, find_catcher
 
 #: Marks a field the definition leaves out where ``null`` means something else.
@@ -107,8 +107,8 @@ class State:
             raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
 
     def render(self, visit: Visit, template: Any, data: Any) -> Any:
-        return render_template(template, data, visit.context() if uses_context(template) else None,
-                               visit.variables, state_name=self.name, entered_event_id=visit.entered_id)
+        return render_in_state(template, data, visit.context, visit.frame.variables,
+                               state_name=self.name, entered_event_id=visit.entered_id)
 
     def effective_input(self, visit: Visit) -> Any:
         return visit.input if self.input_path == "$" else self.select(visit, self.input_path, visit.input)
@@ -119,7 +119,13 @@ class State:
         if result_selector is not None:
             result = self.render(visit, result_selector, result)
         assigned = self.render(visit, self.assign, result) if self.assign is not None else None
-        output = result if result_path == "$" else apply_result_path(visit.input, result_path, result)
+        if result_path == "$":
+            output = result
+        else:
+            output = apply_result_path(visit.input, result_path, result)
+            name = member_name(result_path) if result_path is not None else None
+            if name is not None:
+                visit.frame.json_member_added(visit.input, output, name)
         if self.output_path != "$":
             output = self.select(visit, self.output_path, output)
         return output, assigned

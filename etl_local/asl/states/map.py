@@ -92,7 +92,7 @@ class MapState(WorkState):
             map_run.expect(len(inputs))
         outcome = _Iterations(self, visit, data, inputs, prepared, map_run, tolerated_count, tolerated_percentage)
         run_indexed(len(inputs), outcome.run_item, frame.clock, concurrency=concurrency,
-                    threaded=self.can_block, abort=outcome.abort,
+                    threaded=self.can_block, abort=outcome.abort, history=frame.history,
                     cap=DISTRIBUTED_CONCURRENCY_CAP if self.distributed else INLINE_CONCURRENCY_CAP)
         if not self.distributed:
             frame.last_event_id = outcome.chain

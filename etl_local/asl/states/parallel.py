@@ -61,7 +61,7 @@ class ParallelState(WorkState):
                 abort.set()
 
         run_indexed(len(self.branches), run_branch, frame.clock, concurrency=0,
-                    threaded=self.can_block, abort=abort)
+                    threaded=self.can_block, abort=abort, history=frame.history)
         frame.last_event_id = max(last_ids)  # what follows the branches follows their latest event
         frame.check()
         if failures:

@@ -23,11 +23,13 @@ class PassState(State):
         if self.jsonata:
             output, assigned = self.jsonata_output(visit, value)
             return self.finish(visit, output, assigned)
-        if self.result is not ABSENT:
-            result = copy_json(self.result)
-        else:
-            result = self.effective_input(visit)
+        result = self.result
+        if result is ABSENT:
+            result = value if self.input_path == "$" else self.select(visit, self.input_path, value)
             if self.parameters is not None:
                 result = self.render(visit, self.parameters, result)
+        elif type(result) is dict or type(result) is list:
+            result = copy_json(result)
         output, assigned = self.jsonpath_output(visit, result, None, self.result_path)
-        return self.finish(visit, output, assigned)
+        self.leave(visit, self.output_json(visit, output), assigned)
+        return self.next, output
