@@ -30,8 +30,16 @@ test: $(VENV)/.dev-installed
 # make bench BENCH_ARGS="--with-10"   (or --scales 0.1, --repeat 3); results in bench/results,
 # bench/compare.py compares the last two.
 bench: $(VENV)/.dev-installed
+	@if ! command -v npm >/dev/null; then echo "npm not found: bench_asl_map.py runs without its yardstick"; \
+	elif ! $(MAKE) --no-print-directory $(YARDSTICK); then echo "npm ci failed: bench_asl_map.py runs without its yardstick"; fi
 	$(BIN)/python bench/bench_asl_map.py
 	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+
+# aws-local-stepfunctions, the yardstick bench_asl_map.py runs beside the ASL engine (pinned
+# by its package-lock.json; npm ci writes node_modules/.package-lock.json).
+YARDSTICK := bench/asl_yardstick/node_modules/.package-lock.json
+$(YARDSTICK): bench/asl_yardstick/package.json bench/asl_yardstick/package-lock.json
+	cd bench/asl_yardstick && npm ci --no-audit --no-fund --loglevel=error
 
 .venv-tools/bin/sam: requirements-tools.txt
 	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
