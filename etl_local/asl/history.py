@@ -76,16 +76,19 @@ class History:
     def append(self, event_type: str, timestamp: str, previous_id: int,
                details_key: str | None = None, details: dict[str, Any] | None = None) -> int:
         """Store one event and return its id."""
-        event: dict[str, Any] = {"timestamp": timestamp, "type": event_type, "id": 0, "previousEventId": previous_id}
-        if details_key is not None:
-            event[details_key] = details
+        if details_key is None:
+            event = {"timestamp": timestamp, "type": event_type, "id": 0, "previousEventId": previous_id}
+        else:
+            event = {"timestamp": timestamp, "type": event_type, "id": 0, "previousEventId": previous_id,
+                     details_key: details}
+        events = self.events
         if self._pools:
             with self._lock:
-                event_id = event["id"] = len(self.events) + self._hidden + 1
-                self.events.append(event)
+                event_id = event["id"] = len(events) + self._hidden + 1
+                events.append(event)
         else:
-            event_id = event["id"] = len(self.events) + self._hidden + 1
-            self.events.append(event)
+            event_id = event["id"] = len(events) + self._hidden + 1
+            events.append(event)
         if self._on_event is not None:
             self._on_event(event)
         return event_id

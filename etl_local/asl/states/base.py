@@ -14,7 +14,7 @@ from ..errors import QueryEvaluationFailed, StatesError
 from ..execution import Frame, Visit
 from ..history import NOT_TRUNCATED, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
-from ..paths import PathNotFound, apply_result_path, member_name, select_path
+from ..paths import NOT_FOUND, PathNotFound, apply_result_path, data_reader, member_name, select_path
 from ..payload import render_in_state
 from ..retry_catch import Catcher, Retrier, RetryPolicy, error_output, find_catcher
 
@@ -100,6 +100,11 @@ class State:
         """InputPath/OutputPath/ItemsPath: a path matching nothing is States.Runtime."""
         if path == "$":
             return data
+        reader = data_reader(path) if path is not None else None
+        if reader is not None:
+            value = reader(data)
+            if value is not NOT_FOUND:
+                return value
         try:
             return select_path(path, data, visit.context() if path is not None and path.startswith("$$") else None,
                                visit.variables)
@@ -122,10 +127,13 @@ class State:
         if result_path == "$":
             output = result
         else:
-            output = apply_result_path(visit.input, result_path, result)
             name = member_name(result_path) if result_path is not None else None
-            if name is not None:
+            if name is not None and type(visit.input) is dict:
+                output = dict(visit.input)
+                output[name] = result
                 visit.frame.json_member_added(visit.input, output, name)
+            else:
+                output = apply_result_path(visit.input, result_path, result)
         if self.output_path != "$":
             output = self.select(visit, self.output_path, output)
         return output, assigned

@@ -290,7 +290,8 @@ class _Iterations:
             return
         if log:
             self._end(frame, "MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
-        self._record(index, item_input, started, clock, SUCCEEDED, output=self.results[index])
+        if self.recording:
+            self._record(index, item_input, started, clock, SUCCEEDED, output=self.results[index])
 
     def _end(self, frame: Frame, event_type: str, details_key: str, details: dict[str, Any]) -> None:
         """Log an iteration's end; the next iteration (and a failing Map) follows the event before it."""
