@@ -72,8 +72,8 @@ def rows_in(fs: pafs.FileSystem, root: str, files: set[str]) -> int:
 
 def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], run_id: str) -> int:
     """Publish the rows under ``uri`` as described above; they stream through etl_core.hive's
-    writer, which holds at most a row group's worth of rows per open partition. Returns the
-    rows the run's published files hold, read back from their footers."""
+    writer, whose memory is bounded by its chunk, not by the run. Returns the rows the run's
+    published files hold, read back from their footers."""
     rows = Rows.of(rows)
     missing = [c for c in partition_by if c not in rows.column_names]
     if missing:
@@ -89,7 +89,7 @@ def write_partitioned(rows: Rows | pa.Table, uri: str, partition_by: list[str], 
         staged,
         partition_by,
         basename=f"part-{run_id}-0.parquet",
-        row_group_rows=storage.BATCH_ROWS,  # row groups of a useful size, not a batch's share of a partition
+        row_group_rows=storage.BATCH_ROWS,  # no row group smaller (but a file's last): a partition waits for more rows
     )
     old = _run_files(fs, root, run_id)
     new = _run_files(fs, staged, run_id)
