@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping
 from etl_local.asl.causes import state_cause, state_error
 from etl_local.asl.errors import StatesError
 from etl_local.asl.intrinsics import evaluate_intrinsic
-from etl_local.asl.paths import NOT_FOUND, PathNotFound, compact_json, data_reader, read_path
+from etl_local.asl.paths import NOT_FOUND, PathNotFound, compact_json, data_reader, member_name, read_path
 
-__all__ = ["compiled_template", "copy_json", "render_in_state", "render_template"]
+__all__ = ["RENDER_ERRORS", "compiled_template", "copy_json", "render_template", "rendering_failure"]
 
 Renderer = Callable[[Any, Any, Any], Any]
 
@@ -31,22 +31,16 @@ def render_template(template: Any, data: Any, context: Mapping[str, Any] | None,
     """Evaluate every ``key.$`` of ``template`` (a path or an intrinsic call) against ``data``."""
     try:
         return compiled_template(template)[0](data, context, variables)
-    except (_FieldPathMissing, StatesError) as err:
-        raise _state_failure(err, data, state_name, entered_event_id) from None
+    except RENDER_ERRORS as err:
+        raise rendering_failure(err, data, state_name, entered_event_id) from None
 
 
-def render_in_state(template: Any, data: Any, context: Callable[[], Mapping[str, Any]],
-                    variables: Mapping[str, Any] | None, *, state_name: str, entered_event_id: int) -> Any:
-    """``render_template`` with the context object made (``context()``) only for a template that reads ``$$``."""
-    renderer, reads_context = compiled_template(template)
-    try:
-        return renderer(data, context() if reads_context else None, variables)
-    except (_FieldPathMissing, StatesError) as err:
-        raise _state_failure(err, data, state_name, entered_event_id) from None
+#: What a compiled template's renderer raises; ``rendering_failure`` makes it the state's error.
+RENDER_ERRORS = (_FieldPathMissing, StatesError)
 
 
-def _state_failure(err: Exception, data: Any, state_name: str, entered_event_id: int) -> StatesError:
-    """A rendering failure as the state reports it."""
+def rendering_failure(err: Exception, data: Any, state_name: str, entered_event_id: int) -> StatesError:
+    """A rendering failure (one of ``RENDER_ERRORS``) as the state reports it."""
     if isinstance(err, _FieldPathMissing):
         return state_error("States.Runtime", state_name, entered_event_id,
                            f"The JSONPath '{err.path}' specified for the field '{err.field}' "
@@ -140,6 +134,18 @@ def _dynamic(field: str, expression: Any) -> Renderer:
     if expression == "$":
         return lambda data, context, variables: data
     evaluate = read_path if expression.startswith("$") else evaluate_intrinsic
+    name = member_name(expression) if evaluate is read_path else None
+    if name is not None:
+        def read_member(data: Any, context: Any, variables: Any) -> Any:
+            if type(data) is dict:
+                value = data.get(name, NOT_FOUND)
+                if value is not NOT_FOUND:
+                    return value
+            try:
+                return read_path(expression, data, context, variables)
+            except PathNotFound as missing:
+                raise _FieldPathMissing(field, missing.path) from None
+        return read_member
     reader = data_reader(expression) if evaluate is read_path else None
     if reader is not None:
         def read(data: Any, context: Any, variables: Any) -> Any:

@@ -15,7 +15,7 @@ from ..execution import Frame, Visit
 from ..history import NOT_TRUNCATED, to_json
 from ..jsonata_eval import evaluate_jsonata_template, is_jsonata_expression
 from ..paths import NOT_FOUND, PathNotFound, apply_result_path, data_reader, member_name, select_path
-from ..payload import render_in_state
+from ..payload import RENDER_ERRORS, compiled_template, rendering_failure
 from ..retry_catch import Catcher, Retrier, RetryPolicy, error_output, find_catcher
 
 #: Marks a field the definition leaves out where ``null`` means something else.
@@ -92,7 +92,10 @@ class State:
 
     def finish(self, visit: Visit, output: Any, assigned: dict[str, Any] | None) -> tuple[str | None, Any]:
         """Leave towards ``Next`` (the usual end of ``run`` for states without Catch)."""
-        self.leave(visit, self.output_json(visit, output), assigned)
+        text = visit.frame.json_text(output)
+        if len(text) > PAYLOAD_LIMIT_BYTES // 4 and payload_too_large(text):  # output_json, inlined: the hot path
+            raise data_limit_error(self.name)
+        self.leave(visit, text, assigned)
         return self.next, output
 
     # -- JSONPath processing ------------------------------------------------------------
@@ -112,8 +115,11 @@ class State:
             raise visit.runtime_error(f"Invalid path '{path}' : {missing.jayway_message}") from None
 
     def render(self, visit: Visit, template: Any, data: Any) -> Any:
-        return render_in_state(template, data, visit.context, visit.frame.variables,
-                               state_name=self.name, entered_event_id=visit.entered_id)
+        renderer, reads_context = compiled_template(template)
+        try:
+            return renderer(data, visit.context() if reads_context else None, visit.frame.variables)
+        except RENDER_ERRORS as err:
+            raise rendering_failure(err, data, self.name, visit.entered_id) from None
 
     def effective_input(self, visit: Visit) -> Any:
         return visit.input if self.input_path == "$" else self.select(visit, self.input_path, visit.input)

@@ -295,7 +295,7 @@ class _Iterations:
 
     def _end(self, frame: Frame, event_type: str, details_key: str, details: dict[str, Any]) -> None:
         """Log an iteration's end; the next iteration (and a failing Map) follows the event before it."""
-        end = frame.emit(event_type, details_key, details, advance=False)
+        end = frame.history.append(event_type, frame.stamp(), frame.last_event_id, details_key, details)
         with self._lock:
             self.chain = max(self.chain, frame.last_event_id)
             self.last_end = end if self.last_end is None else max(self.last_end, end)

@@ -31,5 +31,4 @@ class PassState(State):
         elif type(result) is dict or type(result) is list:
             result = copy_json(result)
         output, assigned = self.jsonpath_output(visit, result, None, self.result_path)
-        self.leave(visit, self.output_json(visit, output), assigned)
-        return self.next, output
+        return self.finish(visit, output, assigned)
