@@ -90,3 +90,26 @@ def test_the_same_rows_in_another_order_are_another_load() -> None:
     reordered = ROWS.take(pa.array(range(9, -1, -1)))
     assert sorted(reordered.to_pylist(), key=lambda row: row["id"]) == ROWS.to_pylist()
     assert digest(reordered) != digest(ROWS)
+
+
+def test_an_error_while_hashing_is_raised_not_lost() -> None:
+    """Hashing runs on a thread of its own: what fails there must still fail the fingerprint."""
+    fp = RowsFingerprint(ROWS.schema)
+    fp.update(ROWS.slice(0, 5))
+    fp.update(ROWS.drop_columns(["note"]).slice(5))  # no "note" column to hash
+    with pytest.raises(KeyError, match="note"):
+        fp.hexdigest()
+
+
+def test_many_batches_in_flight_keep_their_order() -> None:
+    """Batches waiting for the hashing thread are hashed in the order they were fed."""
+    rows = pa.table({"id": pa.array(range(5000), pa.int64()), "note": [str(i) for i in range(5000)], "_origin": ["x"] * 5000})
+    fp = RowsFingerprint(rows.schema)
+    for start in range(0, 5000, 7):
+        fp.update(rows.slice(start, 7))
+    whole = RowsFingerprint(rows.schema)
+    whole.update(rows)
+    reordered = RowsFingerprint(rows.schema)
+    reordered.update(rows.slice(7))
+    reordered.update(rows.slice(0, 7))
+    assert fp.hexdigest() == whole.hexdigest() != reordered.hexdigest()

@@ -29,6 +29,8 @@ from __future__ import annotations
 import decimal
 import hashlib
 import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -118,25 +120,53 @@ class _Column:
 
 
 class RowsFingerprint:
-    """Feed the published rows batch by batch; ``hexdigest`` names them all, in order."""
+    """Feed the published rows batch by batch; ``hexdigest`` names them all, in order.
+
+    Hashing runs on a thread of its own (hashlib and Arrow compute release the GIL), batches in
+    the order they were fed, at most ``AHEAD`` waiting, so Validate hashes on the second core
+    while it judges the next batch. A hashing error is raised by the next ``update`` or by
+    ``hexdigest``.
+    """
+
+    AHEAD = 2
 
     def __init__(self, schema: pa.Schema) -> None:
         self._names = publishable_names(schema)
         self._schema = pa.schema([schema.field(n) for n in self._names])
         self._columns = {name: _Column() for name in self._names}
         self.rows = 0
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def update(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint")
+        while len(self._pending) >= self.AHEAD:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(self._hash, table))
+        self.rows += table.num_rows
+
+    def _hash(self, table: pa.Table) -> None:
         for name in self._names:
             values = table.column(name)
             for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
                 self._columns[name].update(chunk)
-        self.rows += table.num_rows
+
+    def _drain(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pending.clear()
+            if self._thread is not None:
+                self._thread.shutdown(wait=True)
+                self._thread = None
 
     def hexdigest(self) -> str:
         """``sha256:<hex>`` over the schema and every row fed so far."""
+        self._drain()
         whole = hashlib.sha256(str(self._schema).encode())
         for name in self._names:
             whole.update(self._columns[name].digest())

@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -168,6 +168,34 @@ def write_parquet(uri: str, table: pa.Table) -> None:
         fs.move(tmp, path)
 
 
+T = TypeVar("T")
+
+_END = object()
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items`` as they come, each produced on a thread of its own while the caller works on the
+    one before: decoding Parquet and parsing CSV release the GIL, so a stage reads on the second
+    core while it judges, casts or writes on the first. One item at most waits ahead (memory
+    stays one batch more). An error of ``items`` is raised where the caller asks for that item;
+    when the caller stops early, the read under way is waited for and ``items`` closed, so no
+    read outlives its file."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+    try:
+        pending = pool.submit(next, items, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, items, _END)
+            yield item
+    finally:
+        pool.shutdown(wait=True)
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
 #: Rows per batch when a stage streams Parquet: big enough for vectorised work to dominate,
 #: small enough that a batch of wide rows stays a few tens of MB.
 BATCH_ROWS = 64 * 1024
@@ -222,7 +250,11 @@ class ParquetParts:
         self.num_rows = first.num_rows + sum(pq.read_metadata(p, filesystem=self._fs).num_rows for p in self._paths[1:])
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
-        """Every row, in file then row order, as tables of at most ``batch_rows`` rows."""
+        """Every row, in file then row order, as tables of at most ``batch_rows`` rows; the next
+        batch is decoded (on another thread) while the caller works on this one."""
+        return read_ahead(self._batches(columns))
+
+    def _batches(self, columns: list[str] | None) -> Iterator[pa.Table]:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
         for path in self._paths:
             with self._fs.open_input_file(path) as handle:

@@ -95,9 +95,12 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
     columns = list(source.columns)
     options = source.csv
     bad: dict[int, tuple[str, str]] = {}  # record number (as pyarrow counts, header included) -> (text, why)
+    # pyarrow reports a malformed record while it parses, on the reading thread (see _parsed): here
+    # until the batch it was met in is handed over with them.
+    met: dict[int, tuple[str, str]] = {}
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad[row.number] = (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
+        met[row.number] = (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
         return "skip"
 
     lines = RecordLines(uri, options)
@@ -116,18 +119,20 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         lines.close()
         raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
     prefix = pa.scalar(f"{uri}:", pa.string())
-    with stream, contextlib.closing(lines):
+    parsed = storage.read_ahead(_parsed(reader, met))
+    with stream, contextlib.closing(lines), contextlib.closing(parsed):
         if options.header:
             if holds_line_break([pa.array(reader.schema.names, pa.string())]):
                 lines.follow_quotes()
             lines.take(1)
         while True:
             try:
-                batch = reader.read_next_batch()
+                batch, malformed = next(parsed)
             except StopIteration:
                 break
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}) after record {lines.records}: {exc}") from exc
+            bad.update(malformed)
             table = pa.Table.from_batches([batch])
             first = lines.records + 1
             numbers, skipped = _record_numbers(first, batch.num_rows, bad)
@@ -140,6 +145,7 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             if skipped:
                 _reject(text, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
             yield text
+        bad.update(met)  # the reading thread has ended: met holds what the last read found
         if bad:  # malformed records after the last good row
             tail = TextBatch(pa.table({c: pa.array([], pa.string()) for c in columns}), [])
             skipped = sorted(bad)
@@ -149,6 +155,20 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             found = lines.take(skipped[-1] - first + 1)
             _reject(tail, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
             yield tail
+
+
+def _parsed(reader: pacsv.CSVStreamingReader, met: dict[int, tuple[str, str]]) -> Iterator[tuple[pa.RecordBatch, dict[int, tuple[str, str]]]]:
+    """Each batch pyarrow parses, with the malformed records met while parsing it (and before).
+    Run by storage.read_ahead: pyarrow parses the next block on the second core while this one
+    is numbered, cast and staged."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        malformed = dict(met)
+        met.clear()
+        yield batch, malformed
 
 
 def _origins(prefix: pa.Scalar, lines: pa.Array) -> pa.Array:
