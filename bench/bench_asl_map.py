@@ -13,7 +13,7 @@ The yardstick is the npm package pinned in ``bench/asl_yardstick/package-lock.js
 (``make bench`` installs it with ``npm ci``; by hand: ``cd bench/asl_yardstick && npm ci``).
 Without Node.js or without that install the bench says so and measures the project alone.
 
-    .venv/bin/python bench/bench_asl_map.py [--sizes 100 1000 10000] [--repeat 3] [--no-yardstick]
+    .venv/bin/python bench/bench_asl_map.py [--sizes 100 1000 10000] [--repeat 3] [--kinds pass task] [--no-yardstick]
 """
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size and engine")
+    parser.add_argument("--kinds", nargs="+", choices=("pass", "task"), default=["pass", "task"],
+                        help="which processors to run")
     parser.add_argument("--no-yardstick", action="store_true", help=f"measure the project alone, without {YARDSTICK}")
     args = parser.parse_args()
     missing = "--no-yardstick given" if args.no_yardstick else yardstick_missing()
@@ -143,7 +145,7 @@ def main() -> None:
           f"{'us best':>9}{'us med':>9}{'peak MiB':>10}")
     verdict: tuple[float, float] | None = None
     runtime = ""
-    for kind in ("pass", "task"):
+    for kind in args.kinds:
         sm = machine(kind)
         for size in args.sizes:
             seconds = [run_once(sm, size) for _ in range(args.repeat)]
