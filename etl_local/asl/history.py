@@ -53,19 +53,20 @@ class History:
         self._lock = threading.Lock()
         #: ids used by events AWS numbers but does not return (see reserve)
         self._hidden = 0
-        #: how many thread pools are running branches of this execution now
-        self._pools = 0
+        #: how many thread pools are running branches of this execution now (while any does,
+        #: whatever they share is updated under a lock)
+        self.pools = 0
 
     @contextmanager
     def threads(self) -> Iterator[None]:
         """While branches run in threads of their own: hand out ids under the lock."""
         with self._lock:
-            self._pools += 1
+            self.pools += 1
         try:
             yield
         finally:
             with self._lock:
-                self._pools -= 1
+                self.pools -= 1
 
     def reserve(self) -> int:
         """Use up an id without an event: AWS numbers a ParallelStateSucceeded it never shows."""
@@ -82,7 +83,7 @@ class History:
             event = {"timestamp": timestamp, "type": event_type, "id": 0, "previousEventId": previous_id,
                      details_key: details}
         events = self.events
-        if self._pools:
+        if self.pools:
             with self._lock:
                 event_id = event["id"] = len(events) + self._hidden + 1
                 events.append(event)

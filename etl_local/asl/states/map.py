@@ -296,9 +296,15 @@ class _Iterations:
     def _end(self, frame: Frame, event_type: str, details_key: str, details: dict[str, Any]) -> None:
         """Log an iteration's end; the next iteration (and a failing Map) follows the event before it."""
         end = frame.history.append(event_type, frame.stamp(), frame.last_event_id, details_key, details)
-        with self._lock:
-            self.chain = max(self.chain, frame.last_event_id)
-            self.last_end = end if self.last_end is None else max(self.last_end, end)
+        if self.visit.frame.history.pools:
+            with self._lock:
+                self._chain_after(frame.last_event_id, end)
+        else:
+            self._chain_after(frame.last_event_id, end)
+
+    def _chain_after(self, last: int, end: int) -> None:
+        self.chain = max(self.chain, last)
+        self.last_end = end if self.last_end is None else max(self.last_end, end)
 
     def _record(self, index: int, item_input: Any, started: Any, clock: Clock, status: str, *,
                 output: Any = None, error: str | None = None, cause: str | None = None) -> None:
