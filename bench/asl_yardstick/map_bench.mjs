@@ -1,5 +1,5 @@
 // The yardstick side of bench/bench_asl_map.py: runs the same state machine definition with
-// aws-local-stepfunctions and prints the seconds of each timed run as JSON.
+// aws-local-stepfunctions and prints the wall and CPU seconds of each timed run as JSON.
 //   echo '{"definition": {...}, "size": 10000, "repeat": 3, "task_states": ["First"]}' | node map_bench.mjs
 // Task states named in task_states run a local handler instead of calling Lambda (the same
 // trivial function the Python side registers); one untimed run at 100 items warms the JIT.
@@ -22,19 +22,24 @@ const machine = new StateMachine(request.definition, { validationOptions: { chec
 async function runOnce(size) {
   const items = Array.from({ length: size }, (_, index) => ({ id: index }));
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const output = await machine.run({ items }, { overrides: { taskResourceLocalHandlers: handlers } }).result;
+  const used = process.cpuUsage(cpu);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (!Array.isArray(output) || output.length !== size) {
     throw new Error(`unexpected output: ${JSON.stringify(output).slice(0, 200)}`);
   }
-  return seconds;
+  return [seconds, (used.user + used.system) / 1e6];
 }
 
 await runOnce(100);
 const seconds = [];
+const cpuSeconds = [];
 for (let round = 0; round < request.repeat; round++) {
-  seconds.push(await runOnce(request.size));
+  const [wall, cpu] = await runOnce(request.size);
+  seconds.push(wall);
+  cpuSeconds.push(cpu);
 }
 const manifest = new URL("./node_modules/aws-local-stepfunctions/package.json", import.meta.url);
 const { version } = JSON.parse(readFileSync(manifest, "utf8"));
-process.stdout.write(JSON.stringify({ version, node: process.version, seconds }) + "\n");
+process.stdout.write(JSON.stringify({ version, node: process.version, seconds, cpu_seconds: cpuSeconds }) + "\n");
