@@ -6,7 +6,12 @@ and its embedded PostgreSQL). Each target is loaded again as the LoadFunction wo
 empty table (the target dropped before) unless ``--replace`` keeps the table, so the load
 replaces the run's rows as a re-run with changed data would.
 
-    .venv/bin/python bench/profile_load.py --home DIR [--target warehouse] [--replace]
+Beside the wall time it prints the CPU seconds of this process (the client: Parquet read, CSV
+encoding, the COPY writer thread; inflated by cProfile unless ``--no-profile``) and of the
+embedded server (the postmaster and its children, ended backends included, measured after the
+load's connection has closed), so a change can be judged by the CPU it frees on a shared machine.
+
+    .venv/bin/python bench/profile_load.py --home DIR [--target warehouse] [--replace] [--no-profile]
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import argparse
 import cProfile
 import dataclasses
 import io
+import os
 import pstats
 import sys
 import time
@@ -52,12 +58,33 @@ def _timed_statements() -> list[tuple[str, float]]:
     return timings
 
 
+def _server_cpu(dsn: str) -> float:
+    """CPU seconds used so far by the server of ``dsn``: its postmaster, the children it has
+    reaped (ended backends) and the children alive now."""
+    import psutil
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        pid = conn.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'").fetchone()[0]
+    postmaster = psutil.Process(pid).parent()
+    times = postmaster.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in postmaster.children():
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # ended meanwhile: counted with the reaped children next time
+            continue
+        total += times.user + times.system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True, help="a run kept by bench_pipeline.py --keep")
     parser.add_argument("--target", action="append", help="target name(s); default: every target")
     parser.add_argument("--replace", action="store_true", help="keep the table: the load replaces the run's rows")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--no-profile", action="store_true", help="no cProfile: the client's CPU as it is in the function")
     args = parser.parse_args()
 
     import psycopg
@@ -84,14 +111,23 @@ def main() -> None:
                 conn.execute(f"DROP TABLE IF EXISTS {model.table}")
         timings.clear()
         profile = cProfile.Profile()
+        server = _server_cpu(dsn)
+        client = time.process_time()
         started = time.perf_counter()
-        profile.enable()
+        if not args.no_profile:
+            profile.enable()
         result = load_target(spec, target, layout, settings)
         profile.disable()
         took = time.perf_counter() - started
-        print(f"\n== target {target} ({model.type}): {took:.2f} s, {result['rows']:,} rows held for the run")
+        client = time.process_time() - client
+        time.sleep(1)  # the load's backend ends after its connection closes
+        server = _server_cpu(dsn) - server
+        print(f"\n== target {target} ({model.type}): {took:.2f} s, {result['rows']:,} rows held for the run; "
+              f"CPU: client {client:.2f} s, server {server:.2f} s; load {os.getloadavg()[0]:.2f}")
         for statement, seconds in timings:
             print(f"  {seconds:8.2f} s  {statement}")
+        if args.no_profile:
+            continue
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out).strip_dirs()
         stats.sort_stats("cumulative").print_stats(args.top)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_local.runtime import LocalRuntime
-from etl_local.warehouse import start_postgres, stop_postgres
+from etl_local.warehouse import SERVER_SETTINGS, start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,6 +107,18 @@ def test_a_pid_file_naming_another_live_process_is_stale(folder: Path) -> None:
         psycopg.connect(dsn).close()
     finally:
         stop_postgres(data)
+
+
+def test_the_server_runs_with_the_projects_settings(folder: Path) -> None:
+    """SERVER_SETTINGS are in effect once start_postgres returns, and still after a restart."""
+    data = folder / "data"
+    for _ in range(2):
+        dsn = start_postgres(data)
+        try:
+            with psycopg.connect(dsn) as conn:
+                assert {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SERVER_SETTINGS} == SERVER_SETTINGS
+        finally:
+            stop_postgres(data)
 
 
 def kill_tree(pid: int) -> None:

@@ -83,6 +83,18 @@ def test_a_first_load_leaves_the_table_with_its_primary_key(warehouse_dsn: str) 
                                 "AND i.indisprimary") == [("order_id",)]
 
 
+def test_a_first_load_returns_what_its_copy_stored_unless_rows_bring_their_run(warehouse_dsn: str) -> None:
+    """A first load of rows Rows stamped returns the rows its COPY stored; rows that bring their
+    own run column are loaded as they are, and the rows the table holds for the run are counted."""
+    own = ROWS.append_column("etl_run_id", pa.array([RUN, RUN, "other"]))
+    assert upsert(ROWS, TARGET, settings_for(warehouse_dsn), "stamped") == 3
+    with psycopg.connect(warehouse_dsn) as conn:
+        conn.execute("DROP TABLE analytics.orders")
+    assert upsert(own, TARGET, settings_for(warehouse_dsn), RUN) == 2
+    assert fetch(warehouse_dsn, "SELECT order_id, etl_run_id FROM analytics.orders ORDER BY 1") == [
+        (1, RUN), (2, RUN), (3, "other")]
+
+
 def test_a_key_another_run_holds_moves_to_this_run(warehouse_dsn: str) -> None:
     """The direct COPY meets another run's key: rolled back to its savepoint, the rows MERGE,
     updating that row in place; the other run keeps its other rows, nothing is duplicated."""

@@ -27,20 +27,24 @@ def _stamp(run_id: str, rows: int) -> pa.Array:
 class Rows:
     """Rows read in batches, as many times as a loader needs; see the module docstring."""
 
-    def __init__(self, schema: pa.Schema, num_rows: int, read: Reader) -> None:
+    def __init__(self, schema: pa.Schema, num_rows: int, read: Reader, stamped: str | None = None) -> None:
         self.schema = schema
         self.num_rows = num_rows
         self._read = read
+        #: The run id every row's ``RUN_COLUMN`` holds when this class stamped it (None: the rows
+        #: brought their own values, or have none), so a loader knows every row's run unread.
+        self.stamped = stamped
 
     @classmethod
     def of(cls, rows: "Rows | pa.Table", run_id: str | None = None) -> "Rows":
         """``rows`` itself, or a table's rows in its own batches (stamped with ``run_id`` if it has none)."""
         if isinstance(rows, Rows):
             return rows
-        table = rows
+        table, stamped = rows, None
         if run_id is not None and RUN_COLUMN not in table.column_names:
-            table = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows))
-        return cls(table.schema, table.num_rows, lambda columns: iter((table.select(columns) if columns else table).to_batches()))
+            table, stamped = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows)), run_id
+        return cls(table.schema, table.num_rows, lambda columns: iter((table.select(columns) if columns else table).to_batches()),
+                   stamped)
 
     @classmethod
     def validated(cls, uri: str, run_id: str) -> "Rows":
@@ -58,7 +62,7 @@ class Rows:
                     table = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows))
                 yield from table.select(columns or schema.names).to_batches()
 
-        return cls(schema, parts.num_rows, read)
+        return cls(schema, parts.num_rows, read, run_id)
 
     @property
     def column_names(self) -> list[str]:
