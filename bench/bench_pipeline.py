@@ -16,16 +16,20 @@ seconds per stage and peak RSS for each run, and per scale
 contender's median rows/s), and writes everything with the machine's cores, memory and
 load to ``bench/results/<date>-<commit>.json``; ``bench/compare.py`` compares the last two.
 
-Peak RSS is the contender's whole process tree (its process and every descendant: the
+Peak memory is the contender's whole process tree (its process and every descendant: the
 local Lambda host's worker processes), sampled every 50 ms, so a function's memory counts
 while it runs, as PSS (pages shared between forked workers counted once); the largest
 single process's RSS is printed beside it. The shared PostgreSQL server is no contender's
-and is not counted.
+and is not counted. On AWS each function is its own sandbox, and its memory is what
+Lambda reports as ``Max Memory Used``: for the project, each function's largest
+``maxMemoryUsedMB`` over the run's invocations (the ``platform.report`` records the local
+host writes to ``<LogicalId>.log``) is printed and stored too (``function_max_memory_mb``).
 
     .venv/bin/python bench/bench_pipeline.py                    # scales 0.1 and 1
     .venv/bin/python bench/bench_pipeline.py --scales 0.1       # quicker
     .venv/bin/python bench/bench_pipeline.py --with-10          # scales 0.1, 1 and 10
     .venv/bin/python bench/bench_pipeline.py --repeat 3         # three interleaved rounds
+    .venv/bin/python bench/bench_pipeline.py --scales 10 --contenders project   # the project alone
 """
 from __future__ import annotations
 
@@ -103,7 +107,23 @@ def run_project(scale: str, home: Path, engine: str, dsn: str) -> dict:
         "stages": {stage: took for stage, took in seconds.items() if stage in STAGES},
         "load_invocations": loads,
         "total_seconds": total,
+        "function_max_memory_mb": function_max_memory(home / "etl" / "logs"),
     }
+
+
+def function_max_memory(logs: Path) -> dict[str, int]:
+    """Per function, the largest ``Max Memory Used`` (MB) of the run's invocations: what Lambda reports
+    for each function's own sandbox, read from the invocation reports the local host writes to
+    ``<LogicalId>.log`` (etl_local.telemetry.report_lines)."""
+    from etl_local.telemetry import report_lines
+
+    peaks = {}
+    for log in sorted(logs.glob("*.log")):
+        with log.open() as lines:
+            used = [report.max_memory_used_mb for report in report_lines(lines)]
+        if used:
+            peaks[log.stem] = max(used)
+    return peaks
 
 
 def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str) -> dict:
@@ -201,10 +221,12 @@ def report(run: dict) -> None:
     rows = run["rows"]
     how = f" ({run['how']})" if run.get("how") else ""
     print(f"\nscale {run['scale']} {run['contender']}{how}: {rows:,} rows, {run['total_seconds']:.1f} s "
-          f"= {run['rows_per_s']:,.0f} rows/s, peak RSS {run['peak_rss_mb']:,.0f} MB (process tree, PSS; "
+          f"= {run['rows_per_s']:,.0f} rows/s, peak memory {run['peak_rss_mb']:,.0f} MB (process tree, PSS; "
           f"largest process {run['largest_process_rss_mb']:,.0f} MB RSS), load {run['load_before'][0]:.2f}")
     for stage, took in run["stages"].items():
         print(f"  {stage:<18} {took:7.2f} s  {rows / took if took else 0:12,.0f} rows/s")
+    for function, used in (run.get("function_max_memory_mb") or {}).items():  # Lambda's own measure, per sandbox
+        print(f"  {function:<24} Max Memory Used {used:6,} MB")
     loads = run.get("load_invocations") or []
     for started, ended in loads:  # one LoadFunction invocation per target, seconds from the execution's start
         print(f"  load invocation    {started:7.2f} s .. {ended:7.2f} s")
@@ -228,7 +250,8 @@ def main() -> None:
     parser.add_argument("--scales", nargs="+", default=["0.1", "1"])
     parser.add_argument("--with-10", action="store_true", help="also scale 10 (about 60 million rows)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per scale, contenders interleaved")
-    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=CONTENDERS)
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=CONTENDERS,
+                        help="which contenders to run (default all; e.g. --contenders project for the project alone)")
     parser.add_argument("--engine", choices=["lambda", "glue"], default="lambda",
                         help="the project's transform engine: the single-node one (default) or the Glue script on local Spark")
     parser.add_argument("--results", default=str(RESULTS), help="folder of result files (default bench/results)")

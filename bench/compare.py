@@ -3,7 +3,8 @@
 Rows/s move with the machine and its load; the ratios project/baseline and project/copy,
 measured in the same run on the same machine, are what can be compared across runs. For each
 scale in both files it prints the older and newer ratio and the change, then each
-contender's median rows/s and peak RSS for context.
+contender's median rows/s and peak memory (PSS over its process tree) for context, and for
+the project each function's largest ``Max Memory Used`` (what Lambda reports per sandbox).
 
     .venv/bin/python bench/compare.py                       # the last two in bench/results
     .venv/bin/python bench/compare.py OLD.json NEW.json     # two given files
@@ -48,10 +49,26 @@ def compare(old: dict, new: dict) -> list[str]:
         for contender in sorted({run["contender"] for run in figures["runs"]}):
             rates = [_median(r["runs"], contender, "rows_per_s") for r in (before, figures)]
             rss = [_median(r["runs"], contender, "peak_rss_mb") for r in (before, figures)]
-            shown = " -> ".join("-" if x is None else f"{x:,.0f}" for x in rates)
-            memory = " -> ".join("-" if x is None else f"{x:,.0f}" for x in rss)
-            lines.append(f"  {contender:<9} rows/s {shown}   peak RSS MB {memory}")
+            lines.append(f"  {contender:<9} rows/s {_change(rates)}   tree PSS MB {_change(rss)}")
+            functions = [_function_memory(r["runs"], contender) for r in (before, figures)]
+            for function in sorted(set(functions[0]) | set(functions[1])):
+                used = [f.get(function) for f in functions]
+                lines.append(f"    {function:<24} Max Memory Used MB {_change(used)}")
     return lines
+
+
+def _change(pair: list[float | None]) -> str:
+    return " -> ".join("-" if x is None else f"{x:,.0f}" for x in pair)
+
+
+def _function_memory(runs: list[dict], contender: str) -> dict[str, float]:
+    """Per function, the median over the contender's runs of its largest Max Memory Used (Lambda's measure)."""
+    found: dict[str, list[float]] = {}
+    for run in runs:
+        if run["contender"] == contender:
+            for function, used in (run.get("function_max_memory_mb") or {}).items():
+                found.setdefault(function, []).append(used)
+    return {function: statistics.median(used) for function, used in found.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,8 +18,8 @@ import bench_pipeline  # noqa: E402
 import compare  # noqa: E402
 
 
-def run(contender: str, rows_per_s: float, rss: float = 100.0) -> dict:
-    return {"contender": contender, "rows_per_s": rows_per_s, "peak_rss_mb": rss}
+def run(contender: str, rows_per_s: float, rss: float = 100.0, functions: dict[str, int] | None = None) -> dict:
+    return {"contender": contender, "rows_per_s": rows_per_s, "peak_rss_mb": rss, "function_max_memory_mb": functions or {}}
 
 
 def result(date: str, commit: str, runs: list[dict]) -> dict:
@@ -38,8 +38,10 @@ def test_a_ratio_needs_both_contenders() -> None:
 
 def test_compare_takes_the_last_two_by_recorded_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     files = {
-        "b.json": result("2026-12-01T03:00:00+00:00", "bbb", [run("project", 100), run("baseline", 200), run("copy", 400)]),
-        "a.json": result("2026-12-01T04:00:00+00:00", "ccc", [run("project", 150, 90), run("baseline", 200), run("copy", 300)]),
+        "b.json": result("2026-12-01T03:00:00+00:00", "bbb", [run("project", 100, functions={"ValidateFunction": 300}),
+                                                               run("baseline", 200), run("copy", 400)]),
+        "a.json": result("2026-12-01T04:00:00+00:00", "ccc", [run("project", 150, 90, {"ValidateFunction": 250, "LoadFunction": 200}),
+                                                               run("baseline", 200), run("copy", 300)]),
         "c.json": result("2026-11-30T04:00:00+00:00", "aaa", [run("project", 1), run("baseline", 1000), run("copy", 1000)]),
     }
     for name, content in files.items():
@@ -49,7 +51,23 @@ def test_compare_takes_the_last_two_by_recorded_date(tmp_path: Path, capsys: pyt
     assert out[0].startswith("old: 2026-12-01T03:00:00+00:00 bbb") and out[1].startswith("new: 2026-12-01T04:00:00+00:00 ccc")
     assert "scale 1 ratio project/baseline: 0.50 -> 0.75 (+50%)" in out
     assert "scale 1 ratio project/copy: 0.25 -> 0.50 (+100%)" in out
-    assert "  project   rows/s 100 -> 150   peak RSS MB 100 -> 90" in out
+    assert "  project   rows/s 100 -> 150   tree PSS MB 100 -> 90" in out
+    assert "    ValidateFunction         Max Memory Used MB 300 -> 250" in out
+    assert "    LoadFunction             Max Memory Used MB - -> 200" in out
+
+
+def test_function_memory_is_each_functions_largest_report(tmp_path: Path) -> None:
+    """The bench reads Max Memory Used from the invocation reports the local host writes, both formats."""
+    (tmp_path / "ValidateFunction.log").write_text(
+        '{"time":"2026-12-01T03:26:14.482Z","type":"platform.report","record":{"requestId":"a","metrics":{"durationMs":1.5,'
+        '"billedDurationMs":2,"memorySizeMB":2048,"maxMemoryUsedMB":312},"status":"success"}}\n'
+        '{"level":"INFO","message":"platform.report is mentioned here"}\n'
+        '{"time":"2026-12-01T03:27:14.482Z","type":"platform.report","record":{"requestId":"b","metrics":{"durationMs":1.5,'
+        '"billedDurationMs":2,"memorySizeMB":2048,"maxMemoryUsedMB":287},"status":"success"}}\n')
+    (tmp_path / "LoadFunction.log").write_text(
+        "REPORT RequestId: c\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 2048 MB\tMax Memory Used: 401 MB\t\n")
+    (tmp_path / "PlanFunction.log").write_text("no report yet\n")
+    assert bench_pipeline.function_max_memory(tmp_path) == {"LoadFunction": 401, "ValidateFunction": 312}
 
 
 def test_compare_with_fewer_than_two_results_says_so(tmp_path: Path) -> None:

@@ -7,14 +7,14 @@ dropped silently: a value a ``cast`` cannot read becomes a quarantine reason for
 and a row ``dedupe`` removes is returned, with the origin of the row that superseded it.
 
 Corrections stream: value corrections apply batch by batch; a dedupe compares rows across
-the whole run, so its verdict is planned first from its key columns alone (plan_dedupes)
-and each batch then drops the rows the verdict names (correct_batch).
+the whole run, so its verdict is planned first from its key columns alone (plan_dedupes,
+out of core in DuckDB) and each batch then drops the rows the verdict names (correct_batch).
 """
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import functools
+import itertools
 from array import array
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from etl_core import conformance
 from etl_core.arrays import positions
 from etl_core.errors import DataQualityError
+from etl_core.keysets import ROW, KeySets, columns, key_sets
 from etl_core.reasons import ORIGIN, reason, show
 from etl_core.schema import ARROW_TYPES, cast_text
 from etl_core.spec import Correction
@@ -129,49 +130,80 @@ def _closure(columns: list[str], corrections: list[Correction]) -> list[str]:
     return needed
 
 
-def plan_dedupes(corrections: list[Correction], schema: pa.Schema, read: Batches) -> DedupePlan:
+def plan_dedupes(corrections: list[Correction], schema: pa.Schema, read: Batches, sets: KeySets | None = None) -> DedupePlan:
     """Every dedupe's verdict over the whole run, from a pass over the columns the dedupes read.
 
     Each dedupe judges the rows the dedupes before it kept, by its columns as the corrections
-    before it left them. Memory holds those columns (and the removed rows), never whole rows;
-    the origins of the rows kept instead come from one more pass over ``_origin`` alone.
+    before it left them. Those columns go to a key set (etl_core.keysets: ``sets``, or one of
+    its own) where DuckDB finds the repeated keys within its memory limit, spilling beyond it;
+    memory holds the removed rows only, never the run's keys. The origins of the rows kept
+    instead come from one more pass over ``_origin`` alone.
     """
     dedupes = [c for c in corrections if c.dedupe is not None]
     if not dedupes:
         return {}
+    if sets is None:
+        with key_sets() as own:
+            return plan_dedupes(corrections, schema, read, own)
     needed = _closure([name for d in dedupes for name in d.columns], corrections)
     applied = [c for c in corrections if c.dedupe is not None or set(c.columns) <= set(needed)]
-    snapshots: dict[str, list[pa.Table]] = {d.label: [pa.schema([schema.field(n) for n in d.columns]).empty_table()] for d in dedupes}
-    for batch in read(needed):
+    tables = {d.label: f"dedupe{n}" for n, d in enumerate(dedupes)}
+    first_row = 0
+    for batch in itertools.chain([pa.schema([schema.field(n) for n in needed]).empty_table()], read(needed)):
         for correction in applied:
             if correction.dedupe is not None:
-                snapshots[correction.label].append(batch.select(correction.columns))
+                sets.append(tables[correction.label], batch.select(correction.columns), first_row)
             else:
                 batch = _fix_values(batch, correction)[0]
-    gone = pa.array([], pa.int64())
-    verdicts: dict[str, tuple[pa.Array, pa.Array, pa.Array]] = {}
+        first_row += batch.num_rows
+    gone = array("q")
+    verdicts: dict[str, tuple[array, array, list[int]]] = {}
     for dedupe in dedupes:
-        keyed = pa.concat_tables(snapshots.pop(dedupe.label), promote_options="permissive")
-        everyone = run_rows(0, keyed.num_rows)
-        alive = everyone.filter(pc.invert(pc.is_in(everyone, value_set=gone)))
-        removed, kept_by = _dedupe(keyed.take(alive), dedupe.dedupe)  # type: ignore[arg-type]
-        verdicts[dedupe.label] = (alive.take(removed), alive.take(kept_by), kept_by)
-        gone = pa.concat_arrays([gone, alive.take(removed)])
-    kept = array("q", sorted({row for _, rows, _ in verdicts.values() for row in rows.to_pylist()}))
+        removed, kept_by = sets.rows(_dedupe_query(tables[dedupe.label], dedupe.dedupe, bool(gone)))  # type: ignore[arg-type]
+        # "row N" (when a kept row has no origin) counts the rows the dedupes before this one kept.
+        verdicts[dedupe.label] = (removed, kept_by, [row - bisect.bisect_left(gone, row) for row in kept_by])
+        if removed:
+            sets.append("gone", pa.table({"row": pa.array(removed, pa.int64())}))
+            gone = array("q", sorted([*gone, *removed]))
+    kept = array("q", sorted({row for _, rows, _ in verdicts.values() for row in rows}))
     origin_of = _origins_of(kept, schema, read)
     return {
         label: Superseded(
-            array("q", removed.to_pylist()),
+            removed,
             pa.array(
                 [
                     reason(label, f"superseded by {origin_of.get(row) or f'row {position + 1}'}")
-                    for row, position in zip(rows.to_pylist(), positions.to_pylist())
+                    for row, position in zip(rows, positions)
                 ],
                 pa.string(),
             ),
         )
         for label, (removed, rows, positions) in verdicts.items()
     }
+
+
+def _dedupe_query(table: str, fix: DedupeFix, after_others: bool) -> str:
+    """The rows one dedupe removes, ascending, each with the row kept instead.
+
+    Per key the kept row has the greatest ``keep_latest_by`` (nulls are oldest), ties going
+    to the later row. Rows with a null in the key are not duplicates of anything: they stay
+    (for ``not_null`` to judge). Only keys held by more than one row are ranked (an aggregate that spills), so a run without
+    repeats sorts nothing; ``after_others``: skip the rows earlier dedupes removed (table ``gone``)."""
+    keys = columns(len(fix.key))
+    latest = f"a.c{len(fix.key)} DESC NULLS LAST, " if fix.keep_latest_by else ""
+    alive = " AND ".join(f"{c} IS NOT NULL" for c in keys)
+    if after_others:
+        alive += f' AND NOT EXISTS (SELECT 1 FROM gone WHERE gone.c0 = "{table}".{ROW})'
+    listed = ", ".join(keys)
+    on = " AND ".join(f"a.{c} = d.{c}" for c in keys)
+    return (  # nosec B608 - our own table and column names
+        f'WITH alive AS (SELECT * FROM "{table}" WHERE {alive}), '
+        f"dups AS (SELECT {listed} FROM alive GROUP BY ALL HAVING count(*) > 1), "
+        f"ranked AS (SELECT a.{ROW} AS row, first_value(a.{ROW}) OVER w AS kept, row_number() OVER w AS rank "
+        f"FROM alive AS a JOIN dups AS d ON {on} "
+        f"WINDOW w AS (PARTITION BY {', '.join(f'a.{c}' for c in keys)} ORDER BY {latest}a.{ROW} DESC)) "
+        f"SELECT row, kept FROM ranked WHERE rank > 1 ORDER BY row"
+    )
 
 
 def run_rows(first_row: int, count: int) -> pa.Array:
@@ -279,19 +311,3 @@ def _cast(table: pa.Table, fix: CastFix, label: str) -> tuple[pa.Table, int, dic
     }
     corrected = table.set_column(table.schema.get_field_index(fix.column), fix.column, typed)
     return corrected, len(values) - values.null_count - len(problems), problems
-
-
-def _dedupe(keyed: pa.Table, fix: DedupeFix) -> tuple[pa.Array, pa.Array]:
-    """The rows to remove (ascending) and, for each, the row kept instead, as positions in ``keyed``.
-
-    Per key the kept row has the greatest ``keep_latest_by`` (nulls are oldest), ties going
-    to the later row. Rows with a null in the key are not duplicates of anything: they stay
-    (for ``not_null`` to judge).
-    """
-    keyed = keyed.append_column("_i", run_rows(0, keyed.num_rows))
-    keyed = keyed.filter(functools.reduce(pc.and_, [pc.is_valid(keyed.column(k)) for k in fix.key], pa.scalar(True)))
-    order = [*(((fix.keep_latest_by, "ascending", "at_start"),) if fix.keep_latest_by else ()), ("_i", "ascending")]
-    winners = keyed.sort_by(order).group_by(fix.key, use_threads=False).aggregate([("_i", "last")])
-    losers = keyed.filter(pc.invert(pc.is_in(keyed.column("_i"), value_set=winners.column("_i_last"))))
-    pairs = losers.select([*fix.key, "_i"]).join(winners, keys=fix.key).sort_by("_i")
-    return pairs.column("_i").combine_chunks(), pairs.column("_i_last").combine_chunks()

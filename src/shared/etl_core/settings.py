@@ -40,6 +40,11 @@ class Settings:
     aws_region: str
     #: The role Redshift COPY assumes when a target names none.
     redshift_copy_role_arn: str
+    #: Memory (MB) DuckDB may hold for a run's key sets (unique, dedupe, references,
+    #: count_distinct) before it spills to ``spill_dir`` (etl_core.keysets).
+    spill_memory_mb: int = 256
+    #: Where key sets spill: the function's /tmp (its ephemeral storage) unless set.
+    spill_dir: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,6 +65,8 @@ class Settings:
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "",
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             redshift_copy_role_arn=env.get("REDSHIFT_COPY_ROLE_ARN", ""),
+            spill_memory_mb=int(env.get("SPILL_MEMORY_MB") or _spill_memory_mb(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))),
+            spill_dir=env.get("SPILL_DIR", ""),
         )
 
     def require_lake(self) -> str:
@@ -68,6 +75,13 @@ class Settings:
 
             raise InputError("LAKE_URI is not set: the function's environment must name the lake bucket or folder")
         return self.lake_uri
+
+
+def _spill_memory_mb(function_memory_mb: str) -> int:
+    """An eighth of the function's memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE), at least 128 MB
+    (below about 64 MB DuckDB's aggregates fail instead of spilling); 256 MB outside Lambda. The
+    rest is the function's own: a batch of rows, Arrow, the layer."""
+    return max(128, int(function_memory_mb) // 8) if function_memory_mb.isdigit() else 256
 
 
 def named_variable(name: str | None) -> str:

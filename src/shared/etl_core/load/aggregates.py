@@ -5,17 +5,23 @@ per group (sums, counts, minima, maxima), and the partials are folded together w
 they pile up. The combination is exact: a sum is the sum of partial sums, a count the sum
 of partial counts, a minimum the minimum of partial minima; a mean is the total sum over the
 total count (decimals rounded half away from zero to the column's scale, as Arrow's own mean
-does; float means are exact up to the order of the additions). ``count_distinct`` keeps the
-distinct (group, value) pairs, so its memory grows with those pairs.
+does; float means are exact up to the order of the additions). ``count_distinct`` needs the
+distinct (group, value) pairs of the whole run, which grow with the input: each batch's
+pairs (distinct within the batch, by Arrow) go to a DuckDB key set (etl_core.keysets) that
+spills beyond its memory limit, and DuckDB counts them per group, so memory grows with the
+groups only.
 """
 from __future__ import annotations
 
+import contextlib
 import decimal
+import itertools
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_core.keysets import KeySets, columns, key_sets
 from etl_core.load.rows import Rows
 from etl_core.spec.targets import Aggregate, AggregateTarget
 
@@ -83,21 +89,36 @@ def aggregate_rows(rows: Rows | pa.Table, target: AggregateTarget) -> pa.Table:
     partials = list(dict.fromkeys(p for a in target.aggregates for p in _partials(a)))
     distinct = list(dict.fromkeys(a.column for a in target.aggregates if a.function == "count_distinct" and a.column))
     sums = _Folder(keys, [(p.name, _COMBINE[p.function]) for p in partials])
-    pairs = {column: _Folder([*keys, column], []) for column in distinct}
     needed = list(dict.fromkeys([*keys, *(a.column for a in target.aggregates if a.column)]))
     empty = pa.schema([rows.schema.field(c) for c in needed]).empty_table()  # types for zero rows
-    for batch in [empty, *(pa.Table.from_batches([b]) for b in rows.batches(needed))]:
-        sums.add(batch.group_by(keys, use_threads=False).aggregate([p.arrow for p in partials]))
-        for column, folder in pairs.items():
-            folder.add(batch.group_by([*keys, column], use_threads=False).aggregate([]))
     order = [(c, "ascending") for c in keys]
-    table = sums.fold().sort_by(order)
-    counted = {
-        column: folder.fold().group_by(keys, use_threads=False).aggregate([(column, "count")]).sort_by(order)
-        for column, folder in pairs.items()
-    }
+    with contextlib.ExitStack() as stack:
+        sets = stack.enter_context(key_sets()) if distinct and rows.num_rows else None
+        for batch in itertools.chain([empty], (pa.Table.from_batches([b]) for b in rows.batches(needed))):
+            sums.add(batch.group_by(keys, use_threads=False).aggregate([p.arrow for p in partials]))
+            for n, column in enumerate(distinct):
+                pairs = batch.group_by([*keys, column], use_threads=False).aggregate([])
+                if sets is not None:
+                    sets.append(f"pairs{n}", pairs.select([*keys, column]))
+        table = sums.fold().sort_by(order)
+        counted = {column: _count_distinct(sets, f"pairs{n}", empty.select(keys).schema, column).sort_by(order)
+                   for n, column in enumerate(distinct)}
     final = {a.name: _final(a, table, counted, rows.schema) for a in target.aggregates}
     return pa.table({**{k: table.column(k) for k in keys}, **final})
+
+
+def _count_distinct(sets: KeySets | None, pairs: str, keys: pa.Schema, column: str) -> pa.Table:
+    """Per group (``keys``), the distinct non-null values of ``column`` in key set ``pairs``; no set: no rows."""
+    name = f"{column}_count"
+    shape = pa.schema([*keys, pa.field(name, pa.int64())])
+    if sets is None:
+        return shape.empty_table()
+    grouped = columns(len(keys))
+    value = f"c{len(keys)}"
+    listed = "".join(f"{c}, " for c in grouped)
+    group = f" GROUP BY {', '.join(grouped)}" if grouped else ""
+    return pa.concat_tables([shape.empty_table(), *sets.batches(  # nosec B608 - our own table and column names
+        f'SELECT {listed}count({value}) FROM (SELECT DISTINCT {listed}{value} FROM "{pairs}"){group}', shape)])
 
 
 def _final(aggregate: Aggregate, table: pa.Table, counted: dict[str, pa.Table], schema: pa.Schema) -> pa.ChunkedArray:

@@ -14,8 +14,10 @@ Validate streams: the transformed rows are read and judged batch by batch and ev
 file is appended to as they go, so memory is bounded by a batch plus what run-wide checks
 must remember. Checks that compare rows across the run get their facts first, from passes
 over only the columns they read: ``dedupe`` verdicts (corrections.plan_dedupes), ``unique``
-key indexes and the newest value each ``freshness`` rule judges. The counts and reasons are
-the same as judging the whole table at once.
+key indexes, the rows ``references`` rules do not find, and the newest value each
+``freshness`` rule judges. Key columns go to DuckDB key sets on disk (etl_core.keysets), so
+memory holds the failing rows, not the run's keys. The counts and reasons are the same as
+judging the whole table at once.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+from array import array
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -30,12 +33,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from aws_lambda_powertools import Logger, Tracer
 
-from etl_core import storage
+from etl_core import conformance, storage
 from etl_core.arrays import falses, positions
 from etl_core.corrections import DedupePlan, check_corrections, correct_batch, corrected_columns, plan_dedupes
 from etl_core.errors import ConservationError, DataQualityError
 from etl_core.fingerprint import RowsFingerprint
+from etl_core.keysets import KeySets, key_sets
 from etl_core.layout import RunLayout
+from etl_core.quality.references import missing_references
 from etl_core.quality.row_rules import NO_LOOKUPS, Failures, Lookups, rule_failures
 from etl_core.quality.run_rules import check_run_rules, fold_newest, freshness_columns
 from etl_core.quality.target_keys import keys_in_target
@@ -115,11 +120,7 @@ def run_lookups(spec: PipelineSpec, layout: RunLayout, settings: Settings | None
 
     @functools.cache
     def staged_column(source: str, name: str, label: str) -> pa.ChunkedArray:
-        parts = storage.ParquetParts(layout.staged_source(source))
-        if name not in parts.schema.names:
-            raise DataQualityError(
-                f"rule {label}: source {source!r} has no column {name!r} (staged columns {parts.schema.names})"
-            )
+        parts = _staged(layout, source, name, label)
         values = pa.concat_tables([parts.schema.empty_table().select([name]), *parts.batches([name])]).column(name)
         return pa.chunked_array([pc.unique(values)], values.type)
 
@@ -129,6 +130,14 @@ def run_lookups(spec: PipelineSpec, layout: RunLayout, settings: Settings | None
         return keys_in_target(keys, postgres, layout.run_id, settings or Settings.from_env(), f"rule {label}")
 
     return Lookups(staged_column=staged_column, keys_in_target=target_keys)
+
+
+def _staged(layout: RunLayout, source: str, name: str, label: str) -> storage.ParquetParts:
+    """The staged source a references rule reads, which must have the column it names."""
+    parts = storage.ParquetParts(layout.staged_source(source))
+    if name not in parts.schema.names:
+        raise DataQualityError(f"rule {label}: source {source!r} has no column {name!r} (staged columns {parts.schema.names})")
+    return parts
 
 
 def _annotated(table: pa.Table, rows: list[int], reasons: dict[int, list[str]]) -> pa.Table:
@@ -148,30 +157,60 @@ def _examples(table: pa.Table, rows: list[int], reasons: dict[int, list[str]], f
 
 @dataclass
 class _RunFacts:
-    """What judging the run needs before its first batch: each unique rule's key columns over
-    the run, and the newest value of each column a freshness rule judges."""
+    """What judging the run needs before its first batch: each unique rule's key set (in
+    ``sets``), the rows each references rule finds missing, and the newest value of each column
+    a freshness rule judges."""
 
-    unique_keys: list[tuple[Rule, pa.Table]]
+    sets: KeySets | None
+    unique: list[tuple[Rule, str, pa.Schema]]
+    missing: list[tuple[Rule, array]]
     newest: dict[str, Any]
 
     def key_indexes(self, lookups: Lookups) -> Callable[[Rule], KeyIndex]:
         """The unique rules' indexes (looking keys up in targets now, after the run rules passed)."""
-        indexes = [(rule, KeyIndex(rule, keys, lookups.keys_in_target)) for rule, keys in self.unique_keys]
+        assert self.sets is not None or not self.unique
+        indexes = [(rule, KeyIndex.out_of_core(rule, self.sets, table, keys, lookups.keys_in_target))  # type: ignore[arg-type]
+                   for rule, table, keys in self.unique]
         return lambda rule: next(index for indexed, index in indexes if indexed is rule)
 
+    def missing_rows(self, rule: Rule) -> array | None:
+        """The run rows whose value a references rule did not find (None: the rule was not judged here)."""
+        return next((rows for judged, rows in self.missing if judged is rule), None)
 
-def _run_facts(parts: storage.ParquetParts, shape: pa.Table, corrections: list[Correction], plan: DedupePlan, rules: list[Rule]) -> _RunFacts:
-    """One pass over the corrected rows, reading only the columns unique and freshness rules judge."""
+
+def _key_set_rules(spec: PipelineSpec) -> bool:
+    """Whether the run compares keys across rows (and so needs a key set)."""
+    return any(r.check in ("unique", "references") for r in spec.quality.rules) or any(
+        c.dedupe is not None for c in spec.quality.corrections
+    )
+
+
+def _run_facts(parts: storage.ParquetParts, shape: pa.Table, corrections: list[Correction], plan: DedupePlan, rules: list[Rule],
+               sets: KeySets | None, layout: RunLayout) -> _RunFacts:
+    """One pass over the corrected rows, reading only the columns unique, references and freshness
+    rules judge: key columns go to key sets, the newest values are folded in."""
     unique = [r for r in rules if r.check == "unique" and all(c in shape.column_names for c in r.columns)]
+    references = [r for r in rules if r.check == "references" and r.column in shape.column_names]
     newest: dict[str, Any] = dict.fromkeys(freshness_columns(rules, shape))
-    columns = list(dict.fromkeys([*(c for r in unique for c in r.columns), *newest]))
-    keys: list[list[pa.Table]] = [[shape.select(r.columns)] for r in unique]
+    keyed = [(r, f"unique{n}", r.columns) for n, r in enumerate(unique)]
+    keyed += [(r, f"references{n}", [r.column]) for n, r in enumerate(references)]
+    assert sets is not None or not keyed
+    for _, table, names in keyed:
+        sets.create(table, shape.select(names).schema)  # type: ignore[union-attr]
+    columns = list(dict.fromkeys([*(c for _, _, names in keyed for c in names), *newest]))
     if columns:
+        first_row = 0
         for batch in corrected_columns(corrections, plan, parts.batches, columns):
             fold_newest(newest, batch)
-            for rule, collected in zip(unique, keys):
-                collected.append(batch.select(rule.columns))
-    return _RunFacts([(r, pa.concat_tables(k)) for r, k in zip(unique, keys)], newest)
+            for _, table, names in keyed:
+                sets.append(table, pa.table({n: conformance.flat(batch.column(n)) for n in names}), first_row)  # type: ignore[union-attr]
+            first_row += batch.num_rows
+    missing = [
+        (rule, missing_references(sets, f"references{n}", rule, _staged(layout, rule.source, rule.source_column, rule.label),  # type: ignore[arg-type]
+                                  shape.schema.field(rule.column).type))
+        for n, rule in enumerate(references)
+    ]
+    return _RunFacts(sets, [(r, f"unique{n}", shape.select(r.columns).schema) for n, r in enumerate(unique)], missing, newest)
 
 
 @dataclass
@@ -257,19 +296,21 @@ def validate_run(
     corrections = spec.quality.corrections
     empty = parts.schema.empty_table()
     shape = check_corrections(empty, corrections)
-    plan = plan_dedupes(corrections, parts.schema, parts.batches)
-    facts = _run_facts(parts, shape, corrections, plan, spec.quality.rules)
-    warnings = check_run_rules(
-        spec.pipeline,
-        [r for r in spec.quality.rules if not r.is_row_rule],
-        shape,
-        facts.newest,
-        rows_read=driving["rows_read"],
-        run_date=run_date,
-        now=now or dt.datetime.now(dt.timezone.utc),
-    )
-    lookups = run_lookups(spec, layout, settings)
-    lookups = dataclasses.replace(lookups, run_keys=facts.key_indexes(lookups))
+    with contextlib.ExitStack() as keys:  # the run's key sets live on disk until the rules have what they need
+        sets = keys.enter_context(key_sets(settings)) if _key_set_rules(spec) else None
+        plan = plan_dedupes(corrections, parts.schema, parts.batches, sets)
+        facts = _run_facts(parts, shape, corrections, plan, spec.quality.rules, sets, layout)
+        warnings = check_run_rules(
+            spec.pipeline,
+            [r for r in spec.quality.rules if not r.is_row_rule],
+            shape,
+            facts.newest,
+            rows_read=driving["rows_read"],
+            run_date=run_date,
+            now=now or dt.datetime.now(dt.timezone.utc),
+        )
+        lookups = run_lookups(spec, layout, settings)
+        lookups = dataclasses.replace(lookups, run_keys=facts.key_indexes(lookups), run_missing=facts.missing_rows)
     with contextlib.ExitStack() as stack:
         out = _open_outputs(stack, layout, parts, shape, correct_batch(empty, corrections, plan).superseded, [c.label for c in corrections])
         first_row = kept = 0

@@ -6,7 +6,9 @@ one vectorised pass per rule and nothing more. Nulls pass every rule except ``no
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from array import array
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -14,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core import conformance
-from etl_core.arrays import falses
+from etl_core.arrays import falses, positions
 from etl_core.errors import DataQualityError
 from etl_core.quality.unique import KeyIndex
 from etl_core.reasons import show
@@ -34,6 +36,9 @@ class Lookups:
     keys_in_target: Callable[[str, pa.Table, str], pa.Table]
     #: A ``unique`` rule -> its index over the whole run's keys; None: the batch is the whole run.
     run_keys: Callable[[Rule], KeyIndex] | None = None
+    #: A ``references`` rule -> the run rows (ascending) whose value the source lacks; None (or
+    #: None for the rule): the batch is compared with ``staged_column``.
+    run_missing: Callable[[Rule], array | None] | None = None
     #: The batch's first row's place in the run (row numbers in reasons count from the run's start).
     first_row: int = 0
 
@@ -90,7 +95,7 @@ def _unique(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
     Rows with a null in the key repeat nothing (``not_null`` judges them).
     """
     keys = pa.table({name: column(table, rule, name) for name in rule.columns})
-    index = lookups.run_keys(rule) if lookups.run_keys else KeyIndex(rule, keys, lookups.keys_in_target)
+    index = lookups.run_keys(rule) if lookups.run_keys else KeyIndex.of(rule, keys, lookups.keys_in_target)
     return Failures(*index.failures(table, keys, lookups.first_row))
 
 
@@ -144,6 +149,12 @@ def _type(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
 
 def _references(table: pa.Table, rule: Rule, lookups: Lookups) -> Failures:
     values = column(table, rule)
+    missing = lookups.run_missing(rule) if lookups.run_missing else None
+    if missing is not None:  # judged over the run (quality.references): this batch's window of it
+        start, end = lookups.first_row, lookups.first_row + len(values)
+        here = pa.array(missing[bisect.bisect_left(missing, start):bisect.bisect_left(missing, end)], pa.int64())
+        mask = pc.is_in(positions(start, len(values)), value_set=here)
+        return _explained(values, mask, lambda v: f"{show(v)} not in {rule.source}.{rule.source_column}")
     referenced = lookups.staged_column(rule.source, rule.source_column, rule.label)
     mask = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=referenced.cast(values.type))))
     return _explained(values, mask, lambda v: f"{show(v)} not in {rule.source}.{rule.source_column}")

@@ -3,9 +3,11 @@
 A row breaks ``unique`` if an earlier row of the run has its key, or (``against_target``)
 if the target already holds its key. Both depend on rows outside the batch, so the index is
 built from the run's key columns alone (read before the batches are judged): the repeating
-rows and the row each repeats, and the keys the target holds. Memory grows with the keys,
-never with whole rows. The origin of a repeated row is remembered as the batches pass it,
-which is always before the rows that repeat it.
+rows and the row each repeats, and the keys the target holds. Over a run the key columns go
+to a DuckDB key set (etl_core.keysets) that spills beyond its memory limit, so memory grows
+with the repeating rows and the keys the target already holds, never with the run's keys;
+a single batch judged alone is indexed in memory. The origin of a repeated row is remembered
+as the batches pass it, which is always before the rows that repeat it.
 """
 from __future__ import annotations
 
@@ -18,11 +20,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_core.arrays import positions, trues
+from etl_core.keysets import ROW, KeySets, columns
 from etl_core.reasons import origins, show_key
 from etl_core.spec import Rule
 
 #: (target, distinct keys, rule label) -> the keys (as text) the target already holds.
 KeysInTarget = Callable[[str, pa.Table, str], pa.Table]
+
+#: Distinct keys sent to the target per look-up (out of core): one query's parameters.
+_TARGET_SLICE = 256 * 1024
 
 
 def _complete(keys: pa.Table) -> pa.Array:
@@ -38,22 +44,53 @@ def _as_text(keys: pa.Table) -> pa.Table:
 class KeyIndex:
     """One unique rule's view of the run: see the module docstring."""
 
-    def __init__(self, rule: Rule, keys: pa.Table, keys_in_target: KeysInTarget) -> None:
-        """``keys``: the rule's columns for every row of the run, in order."""
+    def __init__(self, rule: Rule, repeats: array, firsts: array, held: pa.Table | None) -> None:
+        """``repeats``: rows repeating an earlier key (ascending); ``firsts``, aligned: the first row
+        with that key; ``held``: the keys (as text) the target holds, None without ``against_target``."""
         self.rule = rule
+        self.repeats = repeats
+        self.firsts = firsts
+        self._wanted = array("q", sorted(set(self.firsts)))
+        self._first_origins: dict[int, str] = {}
+        self.held = held
+
+    @classmethod
+    def of(cls, rule: Rule, keys: pa.Table, keys_in_target: KeysInTarget) -> "KeyIndex":
+        """The index of ``keys`` held in memory: the rule's columns for every row, in order (one batch)."""
         keyed = keys.append_column("_i", positions(0, keys.num_rows)).filter(_complete(keys))
         first = keyed.group_by(rule.columns, use_threads=False).aggregate([("_i", "min")])
         repeats = keyed.filter(pc.invert(pc.is_in(keyed.column("_i"), value_set=first.column("_i_min"))))
         pairs = repeats.join(first, keys=rule.columns).select(["_i", "_i_min"]).sort_by("_i")
-        #: Rows repeating an earlier key (ascending) and, aligned, the first row with that key.
-        self.repeats = array("q", pairs.column("_i").to_pylist())
-        self.firsts = array("q", pairs.column("_i_min").to_pylist())
-        self._wanted = array("q", sorted(set(self.firsts)))
-        self._first_origins: dict[int, str] = {}
-        self.held: pa.Table | None = None
+        held = None
         if rule.against_target:
             distinct = keyed.select(rule.columns).group_by(rule.columns, use_threads=False).aggregate([])
-            self.held = keys_in_target(rule.against_target, distinct, rule.label)
+            held = keys_in_target(rule.against_target, distinct, rule.label)
+        return cls(rule, array("q", pairs.column("_i").to_pylist()), array("q", pairs.column("_i_min").to_pylist()), held)
+
+    @classmethod
+    def out_of_core(cls, rule: Rule, sets: KeySets, table: str, shape: pa.Schema, keys_in_target: KeysInTarget) -> "KeyIndex":
+        """The index of the key set ``table`` (the rule's columns, ``shape``, of every run row), computed
+        by DuckDB within its memory limit: only the repeating rows come back, and the target is
+        asked about the distinct keys in slices."""
+        names = columns(len(rule.columns))
+        complete = " AND ".join(f"{c} IS NOT NULL" for c in names)
+        on = " AND ".join(f"k.{c} = f.{c}" for c in names)
+        listed = ", ".join(names)
+        repeats, firsts = sets.rows(  # nosec B608 - our own table and column names
+            f'WITH f AS (SELECT {listed}, min({ROW}) AS first_row FROM "{table}" WHERE {complete} '
+            f"GROUP BY ALL HAVING count(*) > 1) "
+            f'SELECT k.{ROW}, f.first_row FROM "{table}" AS k JOIN f ON {on} WHERE k.{ROW} <> f.first_row ORDER BY k.{ROW}'
+        )
+        held = None
+        if rule.against_target:
+            found = [
+                keys_in_target(rule.against_target, distinct, rule.label)
+                for distinct in sets.batches(f'SELECT DISTINCT {listed} FROM "{table}" WHERE {complete}',  # nosec B608
+                                             shape, rows=_TARGET_SLICE)
+            ]
+            text = pa.schema([(name, pa.string()) for name in rule.columns])
+            held = pa.concat_tables([text.empty_table(), *(f.select(rule.columns).cast(text) for f in found)])
+        return cls(rule, repeats, firsts, held)
 
     def failures(self, table: pa.Table, keys: pa.Table, first_row: int) -> tuple[pa.Array, Callable[[list[int]], list[str]]]:
         """The batch's mask and reasons; ``first_row``: the batch's first row's place in the run."""
