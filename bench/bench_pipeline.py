@@ -66,7 +66,7 @@ def lineitem_csv(scale: str) -> Path:
     return target
 
 
-def run_project(scale: str, home: Path, engine: str, dsn: str) -> dict:
+def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem") -> dict:
     """One execution of the state machine in this process."""
     sys.path.insert(0, str(REPO))
     from etl_local.runtime import LocalRuntime
@@ -94,7 +94,7 @@ def run_project(scale: str, home: Path, engine: str, dsn: str) -> dict:
 
     started = time.perf_counter()
     clock_zero = time.monotonic()
-    result = runtime.run({"pipeline": "lineitem", "run_date": RUN_DATE}, on_event=timing)
+    result = runtime.run({"pipeline": pipeline, "run_date": RUN_DATE}, on_event=timing)
     total = time.perf_counter() - started
     runtime.close()
     if result.status != "SUCCEEDED":
@@ -126,14 +126,14 @@ def function_max_memory(logs: Path) -> dict[str, int]:
     return peaks
 
 
-def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str) -> dict:
+def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem") -> dict:
     """The child process's work: one contender, once; its figures as a dict."""
     sys.path.insert(0, str(REPO / "src" / "shared"))
     sys.path.insert(0, str(BENCH))
     import baseline
 
     if contender == "project":
-        figures = run_project(scale, home, engine, dsn)
+        figures = run_project(scale, home, engine, dsn, pipeline)
     elif contender == "baseline":
         figures = baseline.run_baseline(lineitem_csv(scale), dsn, TABLES["baseline"], home / "lake")
     else:
@@ -254,6 +254,8 @@ def main() -> None:
                         help="which contenders to run (default all; e.g. --contenders project for the project alone)")
     parser.add_argument("--engine", choices=["lambda", "glue"], default="lambda",
                         help="the project's transform engine: the single-node one (default) or the Glue script on local Spark")
+    parser.add_argument("--pipeline", default="lineitem", choices=[p.stem for p in sorted((BENCH / "pipelines").glob("*.yaml"))],
+                        help="the project's spec in bench/pipelines (lineitem_keys adds dedupe, unique, references, count_distinct)")
     parser.add_argument("--results", default=str(RESULTS), help="folder of result files (default bench/results)")
     parser.add_argument("--keep", help="keep the runs' folders (lake, staged data) under this folder")
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
@@ -262,7 +264,7 @@ def main() -> None:
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_contender(args.one, args.scale, Path(args.home), args.engine, args.dsn)))
+        print(json.dumps(run_contender(args.one, args.scale, Path(args.home), args.engine, args.dsn, args.pipeline)))
         return
     scales = args.scales + (["10"] if args.with_10 and "10" not in args.scales else [])
     sys.path.insert(0, str(REPO))
@@ -274,6 +276,7 @@ def main() -> None:
     sha, dirty = commit()
     started = dt.datetime.now(dt.timezone.utc)
     result = {"date": started.isoformat(timespec="seconds"), "commit": sha, "dirty": dirty, "engine": args.engine,
+              "pipeline": args.pipeline, "contenders": args.contenders,
               "machine": {**machine(), "load_before": list(os.getloadavg())}, "scales": {}}
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -301,7 +304,7 @@ def main() -> None:
                     home.chmod(0o755)
                     load_before = list(os.getloadavg())
                     command = [sys.executable, __file__, "--one", contender, "--scale", scale, "--home", str(home),
-                               "--engine", args.engine, "--dsn", dsn]
+                               "--engine", args.engine, "--dsn", dsn, "--pipeline", args.pipeline]
                     figures, peak = measure(command)
                     run = {"contender": contender, "scale": scale, "round": round_, **figures,
                            "peak_rss_mb": peak["tree_pss_mb"], "largest_process_rss_mb": peak["largest_rss_mb"],

@@ -45,3 +45,22 @@ def test_named_variables_and_s3_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     settings = Settings.from_env()
     assert (settings.s3_endpoint, settings.aws_region) == ("http://127.0.0.1:5000", "eu-west-1")
+
+
+@pytest.mark.parametrize(("function_memory", "explicit", "expected"), [
+    ("2048", None, 256),      # an eighth of the function's memory
+    ("10240", None, 1280),
+    ("512", None, 128),       # never below 128 MB: DuckDB's aggregates fail instead of spilling far below it
+    (None, None, 256),        # outside Lambda
+    ("2048", "64", 64),       # SPILL_MEMORY_MB wins
+])
+def test_key_sets_memory_follows_the_functions_memory(monkeypatch: pytest.MonkeyPatch, function_memory: str | None,
+                                                      explicit: str | None, expected: int) -> None:
+    for name, value in (("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function_memory), ("SPILL_MEMORY_MB", explicit)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SPILL_DIR", "/tmp/spill-here")
+    settings = Settings.from_env()
+    assert (settings.spill_memory_mb, settings.spill_dir) == (expected, "/tmp/spill-here")

@@ -106,7 +106,7 @@ class KeySets:
                 result = pa.Table.from_batches([batch])
                 yield result.rename_columns(schema.names).cast(schema) if schema is not None else result
         finally:
-            path.unlink()
+            path.unlink(missing_ok=True)  # the key sets may be closed already (an error while reading)
 
     def close(self) -> None:
         for writer in self._writers.values():
