@@ -188,3 +188,14 @@ def test_memory_is_bounded_by_the_chunk_not_the_run(tmp_path: Path) -> None:
     assert sum(pq.read_metadata(f).num_rows for f in files) == n
     assert row_groups(str(tmp_path / "out" / "p=0" / BASENAME)) == [n // 1000]
     assert pool.max_memory() < size / 4, f"Arrow peak {pool.max_memory():,} bytes for a {size:,}-byte run"
+
+
+def test_a_failing_read_mid_run_is_raised(tmp_path: Path) -> None:
+    table = pa.table({"p": [1, 2, 1, 2], "v": [1, 2, 3, 4]})
+
+    def batches():
+        yield from table.to_batches(max_chunksize=2)
+        raise OSError("cannot read the valid rows")
+
+    with pytest.raises(OSError, match="cannot read the valid rows"):
+        write_hive_partitions(batches(), table.schema, pafs.LocalFileSystem(), str(tmp_path / "out"), ["p"], BASENAME, row_group_rows=1)

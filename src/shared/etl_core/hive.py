@@ -50,6 +50,9 @@ CODEC = "snappy"
 #: Input (Arrow bytes) held before partitions write their row groups; see the module docstring.
 CHUNK_BYTES = 128 * 1024 * 1024
 
+#: Rows of the first batch that ``dictionary_columns`` judges by (written twice, in memory).
+SAMPLE_ROWS = 64 * 1024
+
 
 @contextlib.contextmanager
 def _naming(path: str) -> Iterator[None]:
@@ -205,7 +208,7 @@ def write_hive_partitions(
             if not batch.num_rows:
                 continue
             if dictionary is None:
-                dictionary = dictionary_columns(pa.Table.from_batches([batch.drop_columns(partition_by)]))
+                dictionary = dictionary_columns(pa.Table.from_batches([batch.slice(0, SAMPLE_ROWS).drop_columns(partition_by)]))
             groups = _split(batch, partition_by) if partition_by else [(None, batch)]
             for keys, rows in groups:
                 folder = partitioning.format(_key_filter(keys))[0] if keys is not None else ""
