@@ -281,7 +281,11 @@ class ParquetParts:
 #: staging lives for a run, in the same region as the functions, so bytes cost less than the
 #: CPU seconds every stage would otherwise spend. Uncompressed would save another 1-2 s of CPU
 #: but makes objects six times as large (1.2 GB at scale 1), too much for Lambda's /tmp.
-STAGING_WRITE = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+#:
+#: Decimals of precision up to 18 are stored as Parquet INT32/INT64 (still the same decimal
+#: type when read) rather than big-endian 16-byte arrays, which every value is byte-swapped
+#: into and out of: reading such columns back takes about a quarter less CPU.
+STAGING_WRITE = {"compression": "lz4", "use_dictionary": False, "write_statistics": False, "store_decimal_as_integer": True}
 
 
 class ParquetSink:
