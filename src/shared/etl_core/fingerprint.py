@@ -29,11 +29,11 @@ from __future__ import annotations
 import decimal
 import hashlib
 import json
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from etl_core.background import InOrder
 
 
 def publishable_names(schema: pa.Schema) -> list[str]:
@@ -135,17 +135,12 @@ class RowsFingerprint:
         self._schema = pa.schema([schema.field(n) for n in self._names])
         self._columns = {name: _Column() for name in self._names}
         self.rows = 0
-        self._thread: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
+        self._hashing = InOrder("fingerprint", self.AHEAD)
 
     def update(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint")
-        while len(self._pending) >= self.AHEAD:
-            self._pending.popleft().result()
-        self._pending.append(self._thread.submit(self._hash, table))
+        self._hashing.submit(self._hash, table)
         self.rows += table.num_rows
 
     def _hash(self, table: pa.Table) -> None:
@@ -154,19 +149,9 @@ class RowsFingerprint:
             for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
                 self._columns[name].update(chunk)
 
-    def _drain(self) -> None:
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pending.clear()
-            if self._thread is not None:
-                self._thread.shutdown(wait=True)
-                self._thread = None
-
     def hexdigest(self) -> str:
         """``sha256:<hex>`` over the schema and every row fed so far."""
-        self._drain()
+        self._hashing.drain()
         whole = hashlib.sha256(str(self._schema).encode())
         for name in self._names:
             whole.update(self._columns[name].digest())

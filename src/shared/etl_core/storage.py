@@ -10,15 +10,14 @@ import json
 import os
 import tempfile
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, Iterator, TypeVar
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from etl_core.background import InOrder, read_ahead
 from etl_core.errors import SourceNotFound
 from etl_core.settings import Settings
 
@@ -168,34 +167,6 @@ def write_parquet(uri: str, table: pa.Table) -> None:
         fs.move(tmp, path)
 
 
-T = TypeVar("T")
-
-_END = object()
-
-
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """``items`` as they come, each produced on a thread of its own while the caller works on the
-    one before: decoding Parquet and parsing CSV release the GIL, so a stage reads on the second
-    core while it judges, casts or writes on the first. One item at most waits ahead (memory
-    stays one batch more). An error of ``items`` is raised where the caller asks for that item;
-    when the caller stops early, the read under way is waited for and ``items`` closed, so no
-    read outlives its file."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-    try:
-        pending = pool.submit(next, items, _END)
-        while True:
-            item = pending.result()
-            if item is _END:
-                return
-            pending = pool.submit(next, items, _END)
-            yield item
-    finally:
-        pool.shutdown(wait=True)
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
-
-
 #: Rows per batch when a stage streams Parquet: big enough for vectorised work to dominate,
 #: small enough that a batch of wide rows stays a few tens of MB.
 BATCH_ROWS = 64 * 1024
@@ -312,38 +283,20 @@ class ParquetSink:
         self._fs.create_dir(folder, recursive=True)
         self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
         self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, **STAGING_WRITE)
-        self._thread: ThreadPoolExecutor | None = None
-        self._writes: deque[Future] = deque()
+        self._writes = InOrder("parquet-sink", self.WRITES_AHEAD)
         self._closed = False
 
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-sink")
-        while len(self._writes) >= self.WRITES_AHEAD:
-            self._writes.popleft().result()
-        self._writes.append(self._thread.submit(self._write, table))
+        self._writes.submit(self._write, table)
         self.rows += table.num_rows
 
     def _write(self, table: pa.Table) -> None:
         self._writer.write_table(table.cast(self.schema))
 
-    def _drain(self) -> None:
-        """Wait for every write; raise the first one's error."""
-        try:
-            while self._writes:
-                self._writes.popleft().result()
-        finally:
-            for pending in self._writes:
-                pending.cancel()
-            self._writes.clear()
-            if self._thread is not None:
-                self._thread.shutdown(wait=True)
-                self._thread = None
-
     def close(self) -> None:
-        self._drain()
+        self._writes.drain()
         self._writer.close()
         self._closed = True
         self._fs.move(self._tmp, self._path)
@@ -351,7 +304,7 @@ class ParquetSink:
     def abort(self) -> None:
         """Drop the partial object, and the folder if this sink made it, so a failed stage leaves nothing."""
         with contextlib.suppress(Exception):
-            self._drain()
+            self._writes.drain()
         if not self._closed:
             with contextlib.suppress(Exception):
                 self._writer.close()

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from etl_core import storage
 from etl_core.arrays import positions
+from etl_core.background import read_ahead
 from etl_core.errors import SourceError
 from etl_core.extract.batches import ExtractContext, TextBatch
 from etl_core.extract.csv_lines import RecordLines, holds_line_break
@@ -119,7 +120,7 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         lines.close()
         raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
     prefix = pa.scalar(f"{uri}:", pa.string())
-    parsed = storage.read_ahead(_parsed(reader, met))
+    parsed = read_ahead(_parsed(reader, met))
     with stream, contextlib.closing(lines), contextlib.closing(parsed):
         if options.header:
             if holds_line_break([pa.array(reader.schema.names, pa.string())]):
@@ -159,7 +160,7 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
 
 def _parsed(reader: pacsv.CSVStreamingReader, met: dict[int, tuple[str, str]]) -> Iterator[tuple[pa.RecordBatch, dict[int, tuple[str, str]]]]:
     """Each batch pyarrow parses, with the malformed records met while parsing it (and before).
-    Run by storage.read_ahead: pyarrow parses the next block on the second core while this one
+    Run by background.read_ahead: pyarrow parses the next block on the second core while this one
     is numbered, cast and staged."""
     while True:
         try:
