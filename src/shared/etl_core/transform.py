@@ -10,6 +10,7 @@ engine's inputs: anything larger than the Glue threshold goes to Spark instead.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Callable
 
@@ -30,12 +31,20 @@ TRANSFORMED_FILE = "part-0.parquet"
 OutputCheck = Callable[[pa.Schema, dict[str, pa.Schema]], None]
 
 
+def query_threads() -> int:
+    """DuckDB's threads: every core but one, which the output's Parquet encoding (ParquetSink's
+    thread) keeps busy. On 2 cores (scale 1, interleaved) one DuckDB thread beside the sink took
+    about 7% less CPU and 30 MB less memory than two threads contending with it, and no longer."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 @tracer.capture_method
 def run_transform(manifest: dict, check: OutputCheck | None = None) -> int:
     """Run the manifest's SQL and write ``transformed/part-0.parquet``; returns the row count."""
     with tempfile.TemporaryDirectory(prefix="etl-transform-") as workdir:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET threads = {query_threads()}")
         for name, uri in manifest["sources"].items():
             con.read_parquet(storage.local_parquet_files(uri, workdir)).create_view(name)
         try:
