@@ -193,11 +193,11 @@ def _dedupe_query(table: str, fix: DedupeFix, after_others: bool) -> str:
     latest = f"a.c{len(fix.key)} DESC NULLS LAST, " if fix.keep_latest_by else ""
     alive = " AND ".join(f"{c} IS NOT NULL" for c in keys)
     if after_others:
-        alive += f' AND NOT EXISTS (SELECT 1 FROM gone WHERE gone.c0 = "{table}".{ROW})'
+        alive += f' AND NOT EXISTS (SELECT 1 FROM gone WHERE gone.c0 = "{table}".{ROW})'  # nosec B608 - our own table name
     listed = ", ".join(keys)
     on = " AND ".join(f"a.{c} = d.{c}" for c in keys)
-    return (  # nosec B608 - our own table and column names
-        f'WITH alive AS (SELECT * FROM "{table}" WHERE {alive}), '
+    return (
+        f'WITH alive AS (SELECT * FROM "{table}" WHERE {alive}), '  # nosec B608 - our own table and column names
         f"dups AS (SELECT {listed} FROM alive GROUP BY ALL HAVING count(*) > 1), "
         f"ranked AS (SELECT a.{ROW} AS row, first_value(a.{ROW}) OVER w AS kept, row_number() OVER w AS rank "
         f"FROM alive AS a JOIN dups AS d ON {on} "

@@ -117,8 +117,9 @@ def _count_distinct(sets: KeySets | None, pairs: str, keys: pa.Schema, column: s
     value = f"c{len(keys)}"
     listed = "".join(f"{c}, " for c in grouped)
     group = f" GROUP BY {', '.join(grouped)}" if grouped else ""
-    return pa.concat_tables([shape.empty_table(), *sets.batches(  # nosec B608 - our own table and column names
-        f'SELECT {listed}count({value}) FROM (SELECT DISTINCT {listed}{value} FROM "{pairs}"){group}', shape)])
+    return pa.concat_tables([shape.empty_table(), *sets.batches(
+        f'SELECT {listed}count({value}) FROM (SELECT DISTINCT {listed}{value} FROM "{pairs}"){group}',  # nosec B608 - our own names
+        shape)])
 
 
 def _final(aggregate: Aggregate, table: pa.Table, counted: dict[str, pa.Table], schema: pa.Schema) -> pa.ChunkedArray:

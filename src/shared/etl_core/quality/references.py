@@ -29,7 +29,7 @@ def missing_references(sets: KeySets, table: str, rule: Rule, source: storage.Pa
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise DataQualityError(f"rule {rule.label}: cannot be applied to column {rule.column!r} ({run_type}): {exc}") from None
         sets.append(referenced, pa.table({"value": values}))
-    return sets.rows(  # nosec B608 - our own table names
-        f'SELECT r.{ROW} FROM "{table}" AS r WHERE r.c0 IS NOT NULL '
+    return sets.rows(
+        f'SELECT r.{ROW} FROM "{table}" AS r WHERE r.c0 IS NOT NULL '  # nosec B608 - our own table names
         f'AND NOT EXISTS (SELECT 1 FROM "{referenced}" AS s WHERE s.c0 = r.c0) ORDER BY r.{ROW}'
     )[0]

@@ -76,8 +76,8 @@ class KeyIndex:
         complete = " AND ".join(f"{c} IS NOT NULL" for c in names)
         on = " AND ".join(f"k.{c} = f.{c}" for c in names)
         listed = ", ".join(names)
-        repeats, firsts = sets.rows(  # nosec B608 - our own table and column names
-            f'WITH f AS (SELECT {listed}, min({ROW}) AS first_row FROM "{table}" WHERE {complete} '
+        repeats, firsts = sets.rows(
+            f'WITH f AS (SELECT {listed}, min({ROW}) AS first_row FROM "{table}" WHERE {complete} '  # nosec B608 - our own names
             f"GROUP BY ALL HAVING count(*) > 1) "
             f'SELECT k.{ROW}, f.first_row FROM "{table}" AS k JOIN f ON {on} WHERE k.{ROW} <> f.first_row ORDER BY k.{ROW}'
         )
