@@ -12,6 +12,13 @@ the columns' data buffers); from the first batch with one, the lines come from P
 module instead, which follows quoted fields across lines. Encodings in which CR and LF are
 not single bytes of their own use the csv module from the start. Both count lines the same
 way, so an origin is the same whichever way it was found, and exact either way.
+
+Most files need no scan at all: when pyarrow is asked to read each blank line as a row
+(``ignore_empty_lines=False``; an all-null row, as an all-empty record would be), its record
+*k* is the *k*-th physical line until a value spans lines, so the lines are the record numbers.
+Only a batch with an all-null row asks which of those rows are blank lines (``blank``): then
+the raw bytes are scanned, as far as that row, once. A file that begins with a line break reads
+its header from the first non-blank line, so it is scanned as above.
 """
 from __future__ import annotations
 
@@ -113,6 +120,22 @@ class _NonBlankLines:
         self._available = 0
         self._done = False
 
+    def through(self, line: int) -> pa.Array:
+        """The non-blank lines up to ``line`` (int64, ascending) not given yet."""
+        while not self._done and self._last() < line:
+            self._scan()
+        found = [f for f in self._found if len(f)]
+        if not found:
+            return pa.array([], pa.int64())
+        whole = pa.concat_arrays(found) if len(found) != 1 else found[0]
+        cut = int(pc.sum(pc.less_equal(whole, line)).as_py() or 0)  # ascending: the first ``cut`` are <= line
+        self._found = [whole.slice(cut)]
+        self._available -= cut
+        return whole.slice(0, cut)
+
+    def _last(self) -> int:
+        return next((int(f[-1].as_py()) for f in reversed(self._found) if len(f)), 0)
+
     def take(self, count: int) -> pa.Array | None:
         """The next ``count`` non-blank lines' numbers (int64), or None if the file has fewer."""
         while self._available < count and not self._done:
@@ -167,62 +190,105 @@ class _NonBlankLines:
         self._stream.close()
 
 
-def _csv_module_lines(uri: str, options: CsvOptions) -> Iterator[int]:
-    """The physical line on which each record starts (1-based; the header is a record, a blank
-    line is not), as Python's csv module counts them while it follows quoted fields across
-    lines. Decoding problems are left to pyarrow's reader, which reports them."""
+def _csv_module_lines(uri: str, options: CsvOptions) -> Iterator[tuple[int, bool]]:
+    """The physical line on which each record starts (1-based; the header is a record) and
+    whether it is a blank line, as Python's csv module counts them while it follows quoted
+    fields across lines. Decoding problems are left to pyarrow's reader, which reports them."""
     fs, path = storage.resolve(uri)
     with fs.open_input_stream(path, compression="detect") as raw:
         text = io.TextIOWrapper(raw, encoding=options.encoding, errors="replace", newline="")
         reader = csv.reader(text, delimiter=options.delimiter, quotechar=options.quote_char)
         after = 0
         for record in reader:
-            if record:
-                yield after + 1
+            yield after + 1, not record
             after = reader.line_num
+
+
+def blank_rows_readable(uri: str, options: CsvOptions) -> bool:
+    """Whether pyarrow can read this file's blank lines as rows (see the module docstring): its
+    line breaks are bytes of their own, and it does not begin with one (pyarrow would take that
+    blank line for the header)."""
+    if not _byte_lines(options.encoding):
+        return False
+    fs, path = storage.resolve(uri)
+    with fs.open_input_stream(path, compression="detect") as raw:
+        start = raw.read(len(_BOM) + 1)
+    if _utf8(options.encoding) and start.startswith(_BOM):
+        start = start[len(_BOM):]
+    return not start.startswith((b"\n", b"\r"))
 
 
 class RecordLines:
     """The first physical line of records 1, 2, ... (as pyarrow numbers them: the header is record
-    1), asked for in order, a contiguous run of records at a time."""
+    1), asked for in order, a contiguous run of records at a time.
 
-    def __init__(self, uri: str, options: CsvOptions) -> None:
+    With ``blank_rows`` (see ``blank_rows_readable``) pyarrow reads each blank line as a record
+    too, and ``blank`` tells which records are blank lines; otherwise a blank line is no record."""
+
+    def __init__(self, uri: str, options: CsvOptions, blank_rows: bool = False) -> None:
         self.uri = uri
         self._options = options
-        self._fast: _NonBlankLines | None = _NonBlankLines(uri, options.encoding) if _byte_lines(options.encoding) else None
-        self._exact: Iterator[int] | None = None if self._fast else _csv_module_lines(uri, options)
+        self.blank_rows = blank_rows
+        byte_lines = _byte_lines(options.encoding)
+        #: Record n starts on line n (blank_rows, until a value spans lines): no scan needed.
+        self._numbered = blank_rows and byte_lines
+        self._fast: _NonBlankLines | None = _NonBlankLines(uri, options.encoding) if byte_lines and not blank_rows else None
+        self._exact: Iterator[tuple[int, bool]] | None = None if byte_lines else self._csv_lines()
+        self._probe: _NonBlankLines | None = None  # the non-blank lines, scanned only when ``blank`` asks
+        self._blank: set[int] = set()  # records of the last take the csv module found blank
         self.records = 0  # records whose lines were given
+
+    def _csv_lines(self) -> Iterator[tuple[int, bool]]:
+        lines = _csv_module_lines(self.uri, self._options)
+        return lines if self.blank_rows else ((line, False) for line, blank in lines if not blank)
 
     @property
     def column_wise(self) -> bool:
-        return self._fast is not None
+        return self._fast is not None or self._numbered
 
     def follow_quotes(self) -> None:
         """From the next record on, take lines from the csv module (a value spans lines)."""
-        if self._fast is None:
+        if not self.column_wise:
             return
-        self._fast.close()
-        self._fast = None
-        self._exact = _csv_module_lines(self.uri, self._options)
+        self.close()
+        self._fast, self._probe, self._numbered = None, None, False
+        self._exact = self._csv_lines()
         for _ in range(self.records):
             next(self._exact, None)
 
     def take(self, count: int) -> pa.Array:
         """The lines (int64) of the next ``count`` records."""
-        if self._fast is not None:
+        self._blank.clear()
+        if self._numbered:
+            lines = positions(self.records + 1, count)
+        elif self._fast is not None:
             lines = self._fast.take(count)
         else:
             assert self._exact is not None
-            found = [line for _, line in zip(range(count), self._exact)]
+            found = []
+            for _, (line, blank) in zip(range(count), self._exact):
+                if blank:
+                    self._blank.add(self.records + len(found) + 1)
+                found.append(line)
             lines = pa.array(found, pa.int64()) if len(found) == count else None
         if lines is None:
             raise SourceError(f"{self.uri}: record {self.records + count} has no line: the file changed while it was read")
         self.records += count
         return lines
 
+    def blank(self, records: pa.Array) -> pa.Array:
+        """Which of these records (int64, ascending, of the last ``take``) are blank lines (blank_rows only)."""
+        if not self._numbered:
+            return pa.array([r in self._blank for r in records.to_pylist()], pa.bool_())
+        if self._probe is None:
+            self._probe = _NonBlankLines(self.uri, self._options.encoding)
+        non_blank = self._probe.through(int(pc.max(records).as_py()))
+        return pc.invert(pc.is_in(records, value_set=non_blank))
+
     def close(self) -> None:
-        if self._fast is not None:
-            self._fast.close()
+        for scan in (self._fast, self._probe):
+            if scan is not None:
+                scan.close()
 
 
 def holds_line_break(columns: list[pa.Array | pa.ChunkedArray]) -> bool:

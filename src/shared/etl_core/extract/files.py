@@ -22,7 +22,7 @@ from etl_core.arrays import positions
 from etl_core.background import read_ahead
 from etl_core.errors import SourceError
 from etl_core.extract.batches import ExtractContext, TextBatch
-from etl_core.extract.csv_lines import RecordLines, holds_line_break
+from etl_core.extract.csv_lines import RecordLines, blank_rows_readable, holds_line_break
 from etl_core.extract.records import text_value
 from etl_core.spec import CsvOptions, FileSource
 
@@ -41,7 +41,8 @@ def _header(uri: str, options: CsvOptions) -> list[str]:
     return [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
 
 
-def _open_csv(uri: str, options: CsvOptions, columns: list[str], read: list[str], on_invalid) -> tuple[pacsv.CSVStreamingReader, object]:
+def _open_csv(uri: str, options: CsvOptions, columns: list[str], read: list[str], on_invalid,
+              blank_rows: bool) -> tuple[pacsv.CSVStreamingReader, object]:
     fs, path = storage.resolve(uri)
     stream = fs.open_input_stream(path, compression="detect")
     try:
@@ -57,6 +58,7 @@ def _open_csv(uri: str, options: CsvOptions, columns: list[str], read: list[str]
                 delimiter=options.delimiter,
                 quote_char=options.quote_char,
                 newlines_in_values=True,  # a quoted field may span lines
+                ignore_empty_lines=not blank_rows,  # a blank line as a row: records keep their line numbers (csv_lines)
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
@@ -104,18 +106,18 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         met[row.number] = (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
         return "skip"
 
-    lines = RecordLines(uri, options)
+    lines = RecordLines(uri, options, blank_rows=blank_rows_readable(uri, options))
     # A line break in a column the spec leaves out moves lines too: such columns are read (and checked) as well.
     extra = [n for n in _header(uri, options) if n not in columns] if options.header and lines.column_wise else []
     try:
         try:
-            reader, stream = _open_csv(uri, options, columns, columns + extra, on_invalid)
+            reader, stream = _open_csv(uri, options, columns, columns + extra, on_invalid, lines.blank_rows)
         except (pa.ArrowInvalid, pa.ArrowKeyError):
             if not extra:
                 raise
             extra = []  # the header read otherwise than pyarrow reads it: its lines come from the csv module
             lines.follow_quotes()
-            reader, stream = _open_csv(uri, options, columns, columns, on_invalid)
+            reader, stream = _open_csv(uri, options, columns, columns, on_invalid, lines.blank_rows)
     except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
         lines.close()
         raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
@@ -142,6 +144,8 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             count = (int(numbers[-1].as_py()) if len(numbers) else skipped[-1] if skipped else first - 1) - first + 1
             found = lines.take(count)
             good = found if not skipped else found.take(pc.subtract(numbers, first))
+            if lines.blank_rows:
+                table, good = _without_blank_lines(table, numbers, good, lines)
             text = TextBatch(table.select(columns), _origins(prefix, good))
             if skipped:
                 _reject(text, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
@@ -156,6 +160,25 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
             found = lines.take(skipped[-1] - first + 1)
             _reject(tail, uri, bad, skipped, found.take(pa.array([n - first for n in skipped], pa.int64())))
             yield tail
+
+
+def _without_blank_lines(table: pa.Table, numbers: pa.Array, good: pa.Array, lines: RecordLines) -> tuple[pa.Table, pa.Array]:
+    """The batch without the rows pyarrow read from blank lines (``numbers``: the rows' record
+    numbers, ``good``: their lines). Such a row is all null, as is a record of empty values, so
+    only all-null rows are asked about, and a batch in which some column has no null has none."""
+    if not table.num_rows or any(column.null_count == 0 for column in table.columns):
+        return table, good
+    all_null = pc.is_null(table.column(0))
+    for column in table.columns[1:]:
+        all_null = pc.and_(all_null, pc.is_null(column))
+    candidates = pc.indices_nonzero(all_null)
+    if not len(candidates):
+        return table, good
+    blank = candidates.filter(lines.blank(numbers.take(candidates)))
+    if not len(blank):
+        return table, good
+    keep = pc.invert(pc.is_in(positions(0, table.num_rows), value_set=blank))
+    return table.filter(keep), good.filter(keep)
 
 
 def _parsed(reader: pacsv.CSVStreamingReader, met: dict[int, tuple[str, str]]) -> Iterator[tuple[pa.RecordBatch, dict[int, tuple[str, str]]]]:
