@@ -121,7 +121,7 @@ def _csv_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
     except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
         lines.close()
         raise SourceError(f"{uri}: cannot read as CSV (encoding {options.encoding!r}, columns {columns}): {exc}") from exc
-    prefix = pa.scalar(f"{uri}:", pa.string())
+    prefix = f"{uri}:"
     parsed = read_ahead(_parsed(reader, met))
     with stream, contextlib.closing(lines), contextlib.closing(parsed):
         if options.header:
@@ -195,9 +195,10 @@ def _parsed(reader: pacsv.CSVStreamingReader, met: dict[int, tuple[str, str]]) -
         yield batch, malformed
 
 
-def _origins(prefix: pa.Scalar, lines: pa.Array) -> pa.Array:
-    """``<uri>:<line>`` for each line, built by Arrow compute."""
-    return pc.binary_join_element_wise(prefix, pc.cast(lines, pa.string()), "")
+def _origins(prefix: str, lines: pa.Array) -> pa.Array:
+    """``<uri>:<line>`` for each line, built by Arrow compute: the prefix inserted before each
+    line's digits, which takes about half the CPU of joining a scalar and the digits element-wise."""
+    return pc.binary_replace_slice(pc.cast(lines, pa.string()), start=0, stop=0, replacement=prefix)
 
 
 def _reject(text: TextBatch, uri: str, bad: dict[int, tuple[str, str]], numbers: list[int], lines: pa.Array) -> None:
@@ -254,7 +255,7 @@ def _parquet_batches(uri: str, source: FileSource) -> Iterator[TextBatch]:
         if missing:
             raise SourceError(f"{uri}: missing declared column(s) {', '.join(missing)}; found {parquet.schema_arrow.names}")
         offset = 0
-        prefix = pa.scalar(f"{uri}#row=", pa.string())
+        prefix = f"{uri}#row="
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             table = pa.table({c: as_text(batch.column(c)) for c in columns})
             yield TextBatch(table, _origins(prefix, positions(offset + 1, batch.num_rows)))
