@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PINS   := pyproject.toml src/shared/requirements.txt src/transform/requirements.txt src/plan/requirements.txt \
+PINS   := pyproject.toml src/shared/requirements.txt src/shared/requirements-x86_64.txt src/transform/requirements.txt src/plan/requirements.txt \
           src/validate/requirements.txt src/load/requirements.txt
 
 .PHONY: run test bench lint clean

@@ -17,6 +17,10 @@ leaves exactly the run's new rows, never duplicates:
    holds for the run (for a table this load created, with every row stamped with the run,
    the rows its COPY stored, as PostgreSQL reports them).
 
+Every COPY sends PostgreSQL's binary format (encoded by pgpq: about a third less server time
+than parsing CSV) when every column's type reads exactly the bytes pgpq sends, and CSV
+otherwise (etl_core.load.binary_copy says when, and why binary must be gated).
+
 The table's unique constraint on the key is required: it is what makes PostgreSQL itself
 refuse two rows with one key (COPY raises a unique violation, MERGE a cardinality or unique
 violation), instead of loading both.
@@ -24,6 +28,7 @@ violation), instead of loading both.
 from __future__ import annotations
 
 import io
+from typing import Iterator
 
 import psycopg
 import pyarrow as pa
@@ -33,6 +38,7 @@ from psycopg.copy import QueuedLibpqWriter
 from etl_core import redaction
 from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
+from etl_core.load.binary_copy import EncodeError, binary_copy
 from etl_core.load.keys import require_columns
 from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.load.warehouse_sql import STAGING_TABLE, WarehouseLoad, quote_ident, quote_table, warehouse_load
@@ -72,8 +78,9 @@ def conninfo(settings: Settings) -> str:
 
 
 def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "") -> int:
-    """Stream the rows as CSV into ``table`` (a quoted name; default the staging table), one
-    record batch at a time.
+    """Stream the rows into ``table`` (a quoted name; default the staging table), one record
+    batch at a time: in PostgreSQL's binary format where every column's type takes exactly
+    what pgpq encodes (etl_core.load.binary_copy), else as CSV.
 
     The queued writer sends on its own thread (its queue is bounded), so reading and encoding
     the next batch overlaps PostgreSQL parsing the last one. Returns the rows PostgreSQL says
@@ -81,16 +88,25 @@ def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "") -> i
     """
     rows = Rows.of(rows)
     into = table or quote_ident(STAGING_TABLE)
-    statement = f"COPY {into} ({', '.join(quote_ident(c) for c in rows.column_names)}) FROM STDIN (FORMAT csv)"
+    binary = binary_copy(cur, into, rows.schema)
+    statement = (f"COPY {into} ({', '.join(quote_ident(c) for c in rows.column_names)}) "
+                 f"FROM STDIN (FORMAT {'binary' if binary else 'csv'})")
+    chunks = binary.encode(rows.batches()) if binary else _csv(rows.batches())
+    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        for chunk in chunks:
+            copy.write(chunk)
+    return cur.rowcount
+
+
+def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
+    """The batches as CSV, as PostgreSQL's COPY reads it."""
     # "needed" quotes every string (so "" stays an empty string and an unquoted empty field is
     # NULL, as PostgreSQL's CSV reads them) and leaves numbers and dates bare: 14% fewer bytes to parse.
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
-        for batch in rows.batches():
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, write_options=options)
-            copy.write(buffer.getvalue())
-    return cur.rowcount
+    for batch in batches:
+        buffer = io.BytesIO()
+        pacsv.write_csv(batch, buffer, write_options=options)
+        yield buffer.getvalue()
 
 
 def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget, run_id: str) -> int | None:
@@ -164,5 +180,5 @@ def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, ru
             return cur.execute(statements.count).fetchone()[0]
     except psycopg.OperationalError as exc:
         raise TransientError(f"target {target.name!r}: cannot reach PostgreSQL: {exc}") from exc
-    except psycopg.Error as exc:
+    except (psycopg.Error, EncodeError) as exc:
         raise TargetError(f"target {target.name!r}: table {target.table}: {exc}") from exc
