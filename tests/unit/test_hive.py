@@ -199,3 +199,24 @@ def test_a_failing_read_mid_run_is_raised(tmp_path: Path) -> None:
 
     with pytest.raises(OSError, match="cannot read the valid rows"):
         write_hive_partitions(batches(), table.schema, pafs.LocalFileSystem(), str(tmp_path / "out"), ["p"], BASENAME, row_group_rows=1)
+
+
+def test_decimals_up_to_18_digits_are_stored_as_integers_and_read_back_as_the_same_decimals(tmp_path: Path) -> None:
+    """Parquet INT32/INT64 with the DECIMAL logical type (as Spark writes them), not 16-byte arrays;
+    wider decimals stay fixed-length arrays. pyarrow reads the very same decimal128 values back."""
+    from decimal import Decimal
+
+    n = 50
+    table = pa.table({
+        "year": pa.array([2020 + i % 2 for i in range(n)], pa.int32()),
+        "small": pa.array([Decimal(i) / 100 for i in range(n)], pa.decimal128(9, 2)),
+        "price": pa.array([None if i == 3 else Decimal(10**15 + i) / 100 for i in range(n)], pa.decimal128(18, 2)),
+        "wide": pa.array([Decimal(10**30 + i) / 100 for i in range(n)], pa.decimal128(38, 2)),
+    })
+    files = check(tmp_path, table, ["year"], 16)
+    for path in files:
+        schema = pq.read_metadata(path).schema
+        physical = {schema.column(i).name: schema.column(i).physical_type for i in range(len(schema))}
+        assert physical == {"small": "INT32", "price": "INT64", "wide": "FIXED_LEN_BYTE_ARRAY"}
+        assert {str(schema.column(i).logical_type) for i in range(len(schema))} == {
+            "Decimal(precision=9, scale=2)", "Decimal(precision=18, scale=2)", "Decimal(precision=38, scale=2)"}
