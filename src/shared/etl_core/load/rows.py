@@ -24,6 +24,20 @@ def _stamp(run_id: str, rows: int) -> pa.Array:
     return pa.repeat(pa.scalar(run_id, pa.string()), rows)
 
 
+class _Stamps:
+    """The run id column for batch after batch: slices of one repeated array, made again only when
+    a batch is longer than any before, instead of the run id copied into a new array per batch."""
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+        self._column = _stamp(run_id, 0)
+
+    def of(self, rows: int) -> pa.Array:
+        if rows > len(self._column):
+            self._column = _stamp(self._run_id, rows)
+        return self._column.slice(0, rows)
+
+
 class Rows:
     """Rows read in batches, as many times as a loader needs; see the module docstring."""
 
@@ -56,10 +70,10 @@ class Rows:
 
         def read(columns: list[str] | None) -> Iterator[pa.RecordBatch]:
             stored = [c for c in (columns or schema.names) if c != RUN_COLUMN]
-            stamp = columns is None or RUN_COLUMN in columns
+            stamps = _Stamps(run_id) if columns is None or RUN_COLUMN in columns else None
             for table in parts.batches(stored):
-                if stamp:
-                    table = table.append_column(RUN_COLUMN, _stamp(run_id, table.num_rows))
+                if stamps is not None:
+                    table = table.append_column(RUN_COLUMN, stamps.of(table.num_rows))
                 yield from table.select(columns or schema.names).to_batches()
 
         return cls(schema, parts.num_rows, read, run_id)
