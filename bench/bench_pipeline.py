@@ -17,7 +17,7 @@ contender's median rows/s), and writes everything with the machine's cores, memo
 load to ``bench/results/<date>-<commit>.json``; ``bench/compare.py`` compares the last two.
 
 Peak memory is the contender's whole process tree (its process and every descendant: the
-local Lambda host's worker processes), sampled every 50 ms, so a function's memory counts
+local Lambda host's worker processes), sampled every half second (its largest process's peak RSS is the kernel's own high-water mark), so a function's memory counts
 while it runs, as PSS (pages shared between forked workers counted once); the largest
 single process's RSS is printed beside it. The shared PostgreSQL server is no contender's
 and is not counted. On AWS each function is its own sandbox, and its memory is what
@@ -142,8 +142,24 @@ def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str,
     return figures
 
 
+#: Seconds between two samples of the process tree's PSS. Reading PSS makes the kernel walk every
+#: page of every process (and holds each one's memory map lock meanwhile): every 50 ms, that cost
+#: the project's tree of about 15 processes a third of a core, and 2.5-3.5 s of its 35-39 s at
+#: scale 1 (interleaved, load 2.2-2.4), a cost the one-process yardsticks hardly paid.
+SAMPLE_SECONDS = 0.5
+
+
+def _peak_rss(process) -> int:
+    """The process's own peak RSS (VmHWM, kept by the kernel), in bytes: exact whatever the sampling interval."""
+    with open(f"/proc/{process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def _tree_memory(pid: int) -> tuple[int, int]:
-    """(PSS summed over the process and its descendants, largest single RSS), in bytes.
+    """(PSS summed over the process and its descendants, largest single peak RSS), in bytes.
 
     PSS, not RSS: the Lambda host's workers fork from servers that preloaded the layer, so
     their RSS counts the same shared pages once per process; PSS shares them out."""
@@ -157,11 +173,11 @@ def _tree_memory(pid: int) -> tuple[int, int]:
     pss = largest = 0
     for process in processes:
         try:
-            memory = process.memory_full_info()
-        except psutil.Error:
+            memory, peak = process.memory_full_info(), _peak_rss(process)
+        except (psutil.Error, OSError):  # ended meanwhile
             continue
         pss += memory.pss
-        largest = max(largest, memory.rss)
+        largest = max(largest, peak)
     return pss, largest
 
 
@@ -176,7 +192,7 @@ def measure(command: list[str]) -> tuple[dict, dict]:
             pss, largest = _tree_memory(child.pid)
             peak["tree_pss_mb"] = max(peak["tree_pss_mb"], pss / 2**20)
             peak["largest_rss_mb"] = max(peak["largest_rss_mb"], largest / 2**20)
-            done.wait(0.05)
+            done.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -186,6 +202,31 @@ def measure(command: list[str]) -> tuple[dict, dict]:
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command[2:6])} failed:\n{err[-3000:]}")
     return json.loads(out.strip().splitlines()[-1]), peak
+
+
+def prewarm_wal(dsn: str, nbytes: int) -> None:
+    """Give the server about ``nbytes`` of recycled WAL segments before any contender runs.
+
+    A new server has no WAL segments to reuse, so the first load into it also creates and
+    zero-fills every segment it writes (scale 1: about 70 of 16 MB), which later loads find
+    ready, recycled: that made the first contender of a run pay 2.8-3.3 s more for the same
+    PostgreSQL load (the project's, 19.5 s against 16.2-16.7 s, quiet machine), and the first
+    contender is the project whenever --repeat is 1. A server that has been loading for a
+    while, as a warehouse has, is in the recycled state, so every contender starts there:
+    segments are created by switching to a new one repeatedly, and the checkpoint after keeps
+    them for reuse (it keeps as many as the WAL written since the last checkpoint, up to
+    max_wal_size)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        segment = int(conn.execute("SELECT pg_size_bytes(current_setting('wal_segment_size'))").fetchone()[0])
+        limit = int(conn.execute("SELECT pg_size_bytes(current_setting('max_wal_size'))").fetchone()[0])
+        conn.execute("CREATE TABLE bench_wal_warmup (x int)")
+        for _ in range(min(nbytes, limit) // segment + 1):
+            conn.execute("INSERT INTO bench_wal_warmup VALUES (1)")  # a switch needs WAL written since the last
+            conn.execute("SELECT pg_switch_wal()")
+        conn.execute("DROP TABLE bench_wal_warmup")
+        conn.execute("CHECKPOINT")
 
 
 def reset_tables(dsn: str, schema) -> None:
@@ -294,6 +335,7 @@ def main() -> None:
                 baseline.write_transformed_csv(csv, transformed)
                 transformed.chmod(0o644)
             schema = baseline.transformed_schema(csv)
+            prewarm_wal(dsn, csv.stat().st_size * 3 // 2)  # a scale-1 load writes about 1.5 times its CSV's size of WAL
             runs = []
             for round_ in range(args.repeat):
                 order = args.contenders[round_ % len(args.contenders):] + args.contenders[:round_ % len(args.contenders)]

@@ -74,3 +74,27 @@ def test_compare_with_fewer_than_two_results_says_so(tmp_path: Path) -> None:
     (tmp_path / "only.json").write_text(json.dumps(result("2026-12-01T03:00:00+00:00", "a", [])))
     with pytest.raises(SystemExit, match="1 result file"):
         compare.main(["--results", str(tmp_path)])
+
+
+def _recycled_segments(conn) -> int:
+    """WAL segment files ahead of the one being written: ready for reuse, not to be created."""
+    return conn.execute("SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' "
+                        "AND name > pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+
+
+def test_prewarm_wal_leaves_recycled_segments_for_the_first_contender(warehouse_dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        before = _recycled_segments(conn)
+        segment = conn.execute("SELECT pg_size_bytes(current_setting('wal_segment_size'))").fetchone()[0]
+        bench_pipeline.prewarm_wal(warehouse_dsn, (before + 4) * segment)
+        assert _recycled_segments(conn) >= before + 4
+        assert conn.execute("SELECT to_regclass('bench_wal_warmup')").fetchone()[0] is None
+
+
+def test_largest_process_memory_is_the_kernels_peak_not_a_sample() -> None:
+    import psutil
+
+    process = psutil.Process()
+    assert bench_pipeline._peak_rss(process) >= process.memory_info().rss > 0
