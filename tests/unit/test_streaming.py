@@ -193,3 +193,69 @@ def test_reading_staged_parquet_holds_a_row_group_not_the_object(tmp_path: Path)
         pa.set_memory_pool(previous)
     assert seen == 200_000
     assert pool.max_memory() < size / 4, f"Arrow peak {pool.max_memory():,} bytes reading a {size:,}-byte object"
+
+
+LAZY_RULES = """quality:
+  max_quarantine_ratio: 1
+  rules:
+    - {check: accepted_values, column: status, values: [" placed"]}
+    - {check: not_null, column: id, severity: warn}
+    - {check: range, column: version, min: 1}
+targets: [{name: t, type: lake_parquet, uri: y}]
+"""
+
+
+@pytest.mark.parametrize("objects", [1, 3])
+def test_origins_read_only_for_batches_that_show_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, objects: int) -> None:
+    """Without corrections or unique rules Validate reads ``_origin`` only for batches with a row
+    quarantined, warned or failed (or once the valid rows are being written): the counts,
+    fingerprint, quarantine and valid rows are those of reading every column of every batch,
+    in one object or several, for batches that cut row groups anywhere."""
+    from etl_core import quality
+
+    spec = parse_spec(SPEC.split("quality:")[0] + LAZY_RULES, "demo.yaml")
+    assert quality._origin_unread(spec, _rows().schema)
+    rows = _rows()
+    clean = rows.slice(0, 0)
+    for i in range(N):  # long runs of clean batches between the bad rows
+        row = rows.slice(i, 1)
+        if i % 97 and i % 13 and i % 3 and i not in (5, 111, 250):
+            clean = pa.concat_tables([clean, row])
+    mixed = pa.concat_tables([clean.slice(0, 150), rows.slice(0, 40), clean.slice(150, 60), rows.slice(90, 10), clean.slice(210)])
+
+    def run(batch_rows: int, lazy: bool) -> tuple[dict, dict[str, list]]:
+        monkeypatch.setattr(storage, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(quality, "_origin_unread", lambda spec, schema: lazy)
+        layout = RunLayout(str(tmp_path / f"{batch_rows}-{lazy}"), "demo", "r1")
+        step = -(-mixed.num_rows // objects)
+        for n, start in enumerate(range(0, mixed.num_rows, step)):
+            Path(layout.transformed).mkdir(parents=True, exist_ok=True)
+            with pq.ParquetWriter(storage.join(layout.transformed, f"part-{n}.parquet"), mixed.schema) as writer:
+                writer.write_table(mixed.slice(start, step), row_group_size=23)
+        n = mixed.num_rows
+        result = validate_run(spec, layout, [{"source": "s", "rows_read": n, "rows_staged": n, "rows_rejected": 0}]).to_dict()
+        result.pop("quarantine_uri")
+        files = {name: pq.read_table(layout.quarantine(name)).to_pylist() for name in ("validate", "warned")}
+        files["valid"] = storage.read_parquet(layout.validated).to_pylist()
+        return result, files
+
+    whole, whole_files = run(10_000, lazy=False)
+    assert whole["quarantined"] and whole["warned"] and all(any(r["_origin"] for r in whole_files[f]) for f in ("validate", "warned"))
+    for batch_rows in (1, 7, 64, 10_000):
+        assert run(batch_rows, lazy=True) == (whole, whole_files)
+
+
+def test_parts_read_from_any_row_and_any_rows_of_a_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``batches(start=)`` and ``rows`` across objects and row groups give the rows of the whole run at those places."""
+    monkeypatch.setattr(storage, "BATCH_ROWS", 7)
+    rows = _rows(100)
+    for n, start in enumerate(range(0, 100, 40)):
+        Path(tmp_path, "t").mkdir(exist_ok=True)
+        pq.write_table(rows.slice(start, 40), tmp_path / "t" / f"part-{n}.parquet", row_group_size=9)
+    parts = storage.ParquetParts(str(tmp_path / "t"))
+    for start in (0, 1, 8, 9, 39, 40, 41, 99, 100):
+        read = list(parts.batches(["id", "_origin"], start))
+        assert pa.concat_tables([parts.schema.empty_table().select(["id", "_origin"]), *read]) == rows.select(["id", "_origin"]).slice(start)
+        assert all(batch.num_rows <= 7 for batch in read)
+        for count in (0, 1, 9, 30):
+            assert parts.rows("_origin", start, count) == rows.column("_origin").slice(start, count).combine_chunks()

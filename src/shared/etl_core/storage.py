@@ -216,26 +216,56 @@ class ParquetParts:
         self._fs, self._paths = _parquet_paths(uri)
         #: The objects read, as URIs, in the order their rows come.
         self.objects = [f"s3://{p}" if uri.startswith("s3://") else p for p in self._paths]
-        first = pq.read_metadata(self._paths[0], filesystem=self._fs)
-        self.schema: pa.Schema = first.schema.to_arrow_schema()
-        self.num_rows = first.num_rows + sum(pq.read_metadata(p, filesystem=self._fs).num_rows for p in self._paths[1:])
+        footers = [pq.read_metadata(p, filesystem=self._fs) for p in self._paths]
+        self.schema: pa.Schema = footers[0].schema.to_arrow_schema()
+        self.num_rows = sum(f.num_rows for f in footers)
+        #: (object, row group, its first row in the run, its rows), in run order: where ``rows`` finds a row.
+        self._groups: list[tuple[str, int, int, int]] = []
+        start = 0
+        for path, footer in zip(self._paths, footers):
+            for group in range(footer.num_row_groups):
+                rows = footer.row_group(group).num_rows
+                self._groups.append((path, group, start, rows))
+                start += rows
 
-    def batches(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
-        """Every row, in file then row order, as tables of at most ``batch_rows`` rows; the next
-        batch is decoded (on another thread) while the caller works on this one."""
-        return read_ahead(self._batches(columns))
+    def batches(self, columns: list[str] | None = None, start: int = 0) -> Iterator[pa.Table]:
+        """Every row (from run row ``start`` on), in file then row order, as tables of at most
+        ``batch_rows`` rows; the next batch is decoded (on another thread) while the caller works on this one."""
+        return read_ahead(self._batches(columns, start))
 
-    def _batches(self, columns: list[str] | None) -> Iterator[pa.Table]:
+    def rows(self, column: str, first: int, count: int) -> pa.Array:
+        """One column's values for run rows ``first`` to ``first + count - 1``, read from the row
+        groups that hold them: for a stage that reads a column only for the few batches that need it."""
+        pieces: list[pa.Array] = []
+        for path, group, start, rows in self._groups:
+            if start + rows <= first or start >= first + count:
+                continue
+            with self._fs.open_input_file(path) as handle:
+                values = pq.ParquetFile(handle).read_row_group(group, columns=[column]).column(column)
+            lo = max(first - start, 0)
+            pieces.extend(values.slice(lo, min(first + count - start, rows) - lo).chunks)
+        field = self.schema.field(column)
+        return pa.concat_arrays([p.cast(field.type) for p in pieces]) if pieces else pa.array([], field.type)
+
+    def _batches(self, columns: list[str] | None, start: int) -> Iterator[pa.Table]:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
         for path in self._paths:
+            groups = [(group, first, rows) for at, group, first, rows in self._groups if at == path and first + rows > start]
+            if not groups:
+                continue
             with self._fs.open_input_file(path) as handle:
                 parquet = pq.ParquetFile(handle)
                 # One reader per row group: pyarrow's pre-buffering (coalesced reads, what S3 needs)
                 # keeps every range it read until its reader ends, so one reader over the whole
                 # object grew with the object (about 2 MB a batch: 2 GB at 60 million rows).
-                for group in range(parquet.num_row_groups):
+                for group, first, _ in groups:
+                    skip = max(start - first, 0)  # rows of the group before ``start``
                     for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns, row_groups=[group]):
-                        yield pa.Table.from_batches([batch]).cast(schema)
+                        if skip >= batch.num_rows:
+                            skip -= batch.num_rows
+                            continue
+                        yield pa.Table.from_batches([batch.slice(skip)]).cast(schema)
+                        skip = 0
 
 
 #: How stages write the run's intermediate objects (staged, transformed, valid, quarantine).

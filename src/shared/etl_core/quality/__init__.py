@@ -46,7 +46,7 @@ from etl_core.quality.run_rules import check_run_rules, fold_newest, freshness_c
 from etl_core.quality.target_keys import keys_in_target
 from etl_core.quality.unique import KeyIndex
 from etl_core.quality.valid_rows import ValidRows
-from etl_core.reasons import origins, reason, rule_of
+from etl_core.reasons import ORIGIN, origins, reason, rule_of
 from etl_core.settings import Settings
 from etl_core.spec import Correction, PipelineSpec, PostgresTarget, Rule
 
@@ -245,14 +245,37 @@ def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, parts: storage
     )
 
 
-def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: DedupePlan, lookups: Lookups, first_row: int) -> int:
-    """Correct and judge one batch (run row ``first_row`` first) into the outputs; returns the rows kept."""
+def _origin_unread(spec: PipelineSpec, schema: pa.Schema) -> bool:
+    """Whether judging a batch can leave its ``_origin`` unread until a row of it goes somewhere
+    other than an unchanged valid batch: no correction (which may move or replace rows), no
+    ``unique`` rule (which remembers where a key first came from), no rule on ``_origin`` itself.
+    At scale 1 that column is about a quarter of the transformed object's bytes and of the CPU
+    its reading takes, for the few batches whose origins are ever shown."""
+    read_by_rules = {c for r in spec.quality.rules for c in [r.column, *r.columns]}
+    return (ORIGIN in schema.names and not spec.quality.corrections and ORIGIN not in read_by_rules
+            and not any(r.check == "unique" for r in spec.quality.rules))
+
+
+def _with_origins(parts: storage.ParquetParts, first_row: int, table: pa.Table) -> pa.Table:
+    """A batch read without ``_origin`` (its first row run row ``first_row``) with it again, in the object's column order."""
+    columns = {**dict(zip(table.column_names, table.columns)), ORIGIN: parts.rows(ORIGIN, first_row, table.num_rows)}
+    return pa.Table.from_arrays([columns[n] for n in parts.schema.names], schema=parts.schema)
+
+
+def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: DedupePlan, lookups: Lookups, first_row: int,
+                 complete: Callable[[pa.Table], pa.Table] | None = None) -> int:
+    """Correct and judge one batch (run row ``first_row`` first) into the outputs; returns the rows kept.
+    ``complete``: the batch was read without columns only its written rows need (``_origin_unread``)
+    and adds them, called only when a row of the batch is written or shown."""
     corrected = correct_batch(batch, spec.quality.corrections, plan, first_row)
     for label, count in corrected.counts.items():
         out.counts[label] += count
     table = corrected.table
     row_rules = [r for r in spec.quality.rules if r.is_row_rule]
     verdicts = evaluate(table, row_rules, lookups, corrected.failures)
+    if complete is not None and (pc.any(verdicts.quarantine).as_py() or pc.any(verdicts.warn).as_py()
+                                 or pc.any(verdicts.fail).as_py() or not out.valid.defers):
+        table = complete(table)  # no correction: the corrected table is the batch, row for row
     failing = pc.indices_nonzero(verdicts.fail).to_pylist()
     if failing:
         out.failing += len(failing)
@@ -264,7 +287,7 @@ def _judge_batch(out: _Outputs, batch: pa.Table, spec: PipelineSpec, plan: Dedup
     kept = table.filter(pc.invert(verdicts.quarantine)) if bad_rows else table
     superseded = corrected.superseded
     out.valid.write(kept, unchanged=not bad_rows and not superseded.num_rows and not any(corrected.counts.values()))
-    out.fingerprint.update(kept.cast(out.valid.schema))
+    out.fingerprint.update(kept.cast(pa.schema([out.valid.schema.field(n) for n in kept.column_names])))  # without _origin if unread
     out.quarantined.write(_annotated(table, bad_rows, verdicts.reasons))
     out.warned.write(_annotated(table, warned_rows, verdicts.reasons))
     reasons = dict(enumerate([t] for t in corrected.superseded_by))
@@ -314,9 +337,20 @@ def validate_run(
     with contextlib.ExitStack() as stack:
         out = _open_outputs(stack, layout, parts, shape, correct_batch(empty, corrections, plan).superseded, [c.label for c in corrections])
         first_row = kept = 0
-        for batch in parts.batches():
-            kept += _judge_batch(out, batch, spec, plan, dataclasses.replace(lookups, first_row=kept), first_row)
-            first_row += batch.num_rows
+        lazy = _origin_unread(spec, parts.schema)
+        restart = True
+        while restart:
+            # Batches leave _origin unread while the valid rows are only counted; once they are
+            # written every batch needs it, and the rest is read whole again.
+            lazy, restart = lazy and out.valid.defers, False
+            with contextlib.closing(parts.batches([n for n in parts.schema.names if n != ORIGIN] if lazy else None, first_row)) as batches:
+                for batch in batches:
+                    complete = functools.partial(_with_origins, parts, first_row) if lazy else None
+                    kept += _judge_batch(out, batch, spec, plan, dataclasses.replace(lookups, first_row=kept), first_row, complete)
+                    first_row += batch.num_rows
+                    if lazy and not out.valid.defers:
+                        restart = True
+                        break
         if out.failing:
             raise DataQualityError(
                 f"pipeline {spec.pipeline!r}: {out.failing} row(s) broke a severity 'fail' rule, e.g. {out.examples}"

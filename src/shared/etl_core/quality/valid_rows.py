@@ -27,6 +27,11 @@ class ValidRows:
         self._deferred: int | None = 0 if len(transformed.objects) == 1 and transformed.schema == schema else None
         self._sink: storage.ParquetSink | None = None
 
+    @property
+    def defers(self) -> bool:
+        """Whether an unchanged batch is only counted (so its rows need not be complete)."""
+        return self._deferred is not None
+
     def write(self, table: pa.Table, unchanged: bool) -> None:
         """Append a batch's valid rows; ``unchanged``: they are the batch's transformed rows, as read."""
         if self._deferred is not None and unchanged:
