@@ -7,6 +7,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -173,6 +174,41 @@ def test_a_sink_writes_in_order_and_a_failed_write_leaves_nothing(tmp_path: Path
             sink.write(pa.table({"n": pa.array(["1", "2"])}))
             sink.write(pa.table({"n": pa.array(["not a number"])}))  # cast to int64 fails on the sink's thread
     assert not bad.parent.exists()
+
+
+def test_a_sink_packs_integer_stored_columns_and_reads_back_the_same_rows(tmp_path: Path) -> None:
+    """Integers, dates, times, timestamps, durations and decimals of up to 18 digits are written
+    DELTA_BINARY_PACKED, every other column PLAIN: pyarrow (as the stages read it) and DuckDB (as
+    Transform reads it) get the same types and values, nulls and extremes included, in order."""
+    n = 3000
+    rows = pa.table({
+        "i8": pa.array([None if i % 7 == 0 else (i % 256) - 128 for i in range(n)], pa.int8()),
+        "key": pa.array([i * 4 - 2**62 if i % 11 else 2**63 - 1 for i in range(n)], pa.int64()),
+        "u": pa.array([None if i % 5 == 0 else 2**64 - 1 - i for i in range(n)], pa.uint64()),
+        "day": pa.array([None if i % 9 == 0 else dt.date(1900, 1, 1) + dt.timedelta(days=i * 17) for i in range(n)]),
+        "at": pa.array([i * 1_000_003 - 10**12 for i in range(n)], pa.timestamp("us", tz="UTC")),
+        "clock": pa.array([i * 997 for i in range(n)], pa.time64("us")),
+        "took": pa.array([None if i % 3 else -i for i in range(n)], pa.duration("ms")),
+        "qty": pa.array([Decimal(i % 50) + Decimal("0.25") for i in range(n)], pa.decimal128(10, 2)),
+        "price": pa.array([None if i % 13 == 0 else Decimal(i * 7919) / 100 - Decimal("99999999999999.99") for i in range(n)], pa.decimal128(18, 2)),
+        "wide": pa.array([Decimal(i) * 10**20 for i in range(n)], pa.decimal128(38, 0)),
+        "_origin": [f"s3://b/raw/f.csv:{i + 2}" for i in range(n)],
+    })
+    path = tmp_path / "t" / "part-0.parquet"
+    with storage.ParquetSink(str(path), rows.schema) as sink:
+        for start in range(0, n, 700):
+            sink.write(rows.slice(start, 700))
+    chunk = pq.read_metadata(path).row_group(0)
+    encodings = {chunk.column(i).path_in_schema: chunk.column(i).encodings for i in range(chunk.num_columns)}
+    plain = {"wide", "_origin"}
+    assert all(("DELTA_BINARY_PACKED" in e) == (name not in plain) and ("PLAIN" in e) == (name in plain) for name, e in encodings.items())
+    parts = storage.ParquetParts(str(path.parent), batch_rows=500)
+    assert parts.schema.equals(rows.schema)
+    back = pa.concat_tables(parts.batches())
+    assert back.schema.equals(rows.schema) and back.equals(rows)
+    duck = duckdb.connect()
+    duck.execute("SET TimeZone = 'UTC'")
+    assert duck.sql(f"SELECT * FROM read_parquet('{path}')").arrow().read_all().cast(rows.schema).equals(rows)
 
 
 def test_reading_staged_parquet_holds_a_row_group_not_the_object(tmp_path: Path) -> None:
