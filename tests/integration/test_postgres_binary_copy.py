@@ -263,3 +263,25 @@ def test_without_pgpq_every_load_is_csv(warehouse_dsn: str, formats: list[str], 
     assert formats == ["csv"]
     assert binary_copy._pgpq() is not None
     assert fetch(warehouse_dsn, "SELECT count(*), count(note) FROM analytics.typed") == [(N, N - 1)]
+
+
+def test_rows_encoded_in_slices_are_the_bytes_of_one_encoding_and_load_alike(
+        warehouse_dsn: str, formats: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """pgpq encodes ``ENCODE_ROWS`` rows at a time (less CPU than whole batches): the COPY data
+    is byte for byte pgpq's encoding of each whole batch, and loads the same rows."""
+    import pgpq
+
+    sent = pa.schema([f.with_type(pa.int32()) if f.name in ("i8", "i16") else f.with_type(pa.int64()) if f.name[0] == "u" else f
+                      for f in ROWS.schema])
+    batches = ROWS.cast(sent).to_batches(max_chunksize=7)  # batches of 7 and 2 rows
+    whole = pgpq.ArrowToPostgresBinaryEncoder(sent)
+    expected = whole.write_header() + b"".join(whole.write_batch(b) for b in batches) + whole.finish()
+    monkeypatch.setattr(binary_copy, "ENCODE_ROWS", 3)
+    chunks = list(binary_copy.BinaryCopy(pgpq, sent).encode(iter(batches)))
+    assert len(chunks) == 1 + 4 + 1 and b"".join(chunks) == expected  # header, 3+3+1 and 2 rows, trailer
+
+    assert upsert(ROWS, target("analytics.sliced"), settings_for(warehouse_dsn), RUN) == N
+    monkeypatch.setattr(binary_copy, "ENCODE_ROWS", 16 * 1024)
+    assert upsert(ROWS, TARGET, settings_for(warehouse_dsn), RUN) == N
+    assert formats == ["binary", "binary"]
+    assert as_text(warehouse_dsn, "analytics.sliced") == as_text(warehouse_dsn, "analytics.typed")

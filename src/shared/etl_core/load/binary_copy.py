@@ -46,6 +46,14 @@ _TEXT = re.compile(r"text|character varying(\(\d+\))?")
 _NUMERIC = re.compile(r"numeric(\(\d+,\d+\))?")
 
 
+#: Rows pgpq encodes at a time. Its output for one 64k-row batch of lineitem is ~16 MB, a fresh
+#: allocation per batch (page faults, zeroing) that pgpq then copies into a Python bytes: the
+#: same rows as zero-copy slices of 16k rows (~4 MB each, reused by the allocator) give the same
+#: bytes for less CPU (sf1, 6 million rows, interleaved pairs on a quiet machine: Parquet read
+#: and encoding alone 3.14 -> 2.77 s; the client of the whole COPY 4.24 -> 4.02 s).
+ENCODE_ROWS = 16 * 1024
+
+
 class EncodeError(Exception):
     """pgpq could not encode a batch (the loader names the target and table)."""
 
@@ -102,12 +110,15 @@ class BinaryCopy:
         self.schema = sent
 
     def encode(self, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
-        """The COPY data: header, each batch (cast first where the column is wider), trailer."""
+        """The COPY data: header, each batch (cast first where the column is wider) in slices of
+        ``ENCODE_ROWS`` rows, trailer."""
         try:
             encoder = self._pgpq.ArrowToPostgresBinaryEncoder(self.schema)
             yield encoder.write_header()
             for batch in batches:
-                yield encoder.write_batch(batch if batch.schema.equals(self.schema) else batch.cast(self.schema))
+                batch = batch if batch.schema.equals(self.schema) else batch.cast(self.schema)
+                for start in range(0, batch.num_rows, ENCODE_ROWS):
+                    yield encoder.write_batch(batch.slice(start, ENCODE_ROWS))
             yield encoder.finish()
         except (ValueError, pa.ArrowException) as exc:
             raise EncodeError(f"cannot encode the rows for binary COPY: {exc}") from exc
