@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from decimal import Decimal
 
 import psycopg
@@ -93,6 +94,49 @@ def test_a_first_load_returns_what_its_copy_stored_unless_rows_bring_their_run(w
     assert upsert(own, TARGET, settings_for(warehouse_dsn), RUN) == 2
     assert fetch(warehouse_dsn, "SELECT order_id, etl_run_id FROM analytics.orders ORDER BY 1") == [
         (1, RUN), (2, RUN), (3, "other")]
+
+
+_DEFINITION = """
+SELECT a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef
+FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"""
+
+
+def test_a_first_load_adds_the_run_column_after_its_copy_and_reads_as_if_copied(warehouse_dsn: str) -> None:
+    """Rows Rows stamps are copied without their run column, which is added afterwards with the
+    run id as every row's value: the table ends defined, keyed and read exactly as a first load
+    that copies the column (rows that bring their own run column), and later runs replace or
+    add rows in it as in any other."""
+    settings = settings_for(warehouse_dsn)
+    copied = PostgresTarget(name="wh", type="postgres", table="analytics.copied", key=["order_id"])
+    assert upsert(ROWS, TARGET, settings, RUN) == 3
+    assert upsert(ROWS.append_column("etl_run_id", pa.array([RUN] * 3)), copied, settings, RUN) == 3
+    definition = fetch(warehouse_dsn, _DEFINITION.replace("%s", "'analytics.orders'"))
+    assert definition == fetch(warehouse_dsn, _DEFINITION.replace("%s", "'analytics.copied'"))
+    assert definition[-1] == (8, "etl_run_id", "text", False, False)  # last, and no default left behind
+    assert fetch(warehouse_dsn, "SELECT attmissingval::text FROM pg_attribute WHERE attrelid = 'analytics.orders'::regclass "
+                                "AND attname = 'etl_run_id'") == [("{2026-11-26}",)]  # kept once, not in each row
+    everything = "SELECT *, etl_run_id = '2026-11-26' FROM analytics.{} ORDER BY order_id"
+    assert fetch(warehouse_dsn, everything.format("orders")) == fetch(warehouse_dsn, everything.format("copied"))
+
+    new = ROWS.slice(0, 1).set_column(0, "order_id", pa.array([4], pa.int64()))
+    assert upsert(new, TARGET, settings, "run-b") == 1
+    assert upsert(ROWS.slice(0, 2), TARGET, settings, RUN) == 2  # re-run: the run's rows found by their run id
+    assert fetch(warehouse_dsn, "SELECT order_id, etl_run_id FROM analytics.orders ORDER BY order_id") == [
+        (1, RUN), (2, RUN), (4, "run-b")]
+
+
+def test_a_first_load_leaves_no_page_for_vacuum_to_visit(warehouse_dsn: str) -> None:
+    """COPY FREEZE: the first load's rows are stored frozen and their pages all-visible, so a
+    VACUUM (autovacuum starts one after a large load) skips every page."""
+    many = pa.table({"order_id": pa.array(range(20_000), pa.int64()), "note": ["a note"] * 20_000})
+    upsert(many, TARGET, settings_for(warehouse_dsn), RUN)
+    notices: list[str] = []
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        conn.execute("VACUUM (VERBOSE) analytics.orders")
+    pages = re.search(r"pages: (\d+) removed, (\d+) remain, (\d+) scanned", "\n".join(notices))
+    removed, remain, scanned = (int(n) for n in pages.groups())
+    assert remain > 0 and scanned <= removed, pages.group(0)  # only empty pages the COPY's extension left at the end
 
 
 def test_a_key_another_run_holds_moves_to_this_run(warehouse_dsn: str) -> None:

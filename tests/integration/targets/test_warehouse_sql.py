@@ -99,6 +99,20 @@ def test_a_run_id_is_written_into_sql_only_when_plain() -> None:
         warehouse_load("t", pa.schema([("id", pa.int64()), ("etl_run_id", pa.string())]), ["id"], "postgres", "x'; DROP TABLE t; --")
 
 
+def test_the_run_column_is_added_after_a_copy_only_on_postgresql_and_when_it_comes_last() -> None:
+    """``stamp_run`` relies on PostgreSQL's fast default, and adds the column at the end: only
+    where that is where ``create_unkeyed`` puts it, and with the statements this test names."""
+    last = pa.schema([("id", pa.int64()), ("etl_run_id", pa.string())])
+    statements = warehouse_load("s.t", last, ["id"], "postgres", RUN)
+    assert statements.create_unstamped == ['CREATE SCHEMA IF NOT EXISTS "s"', 'CREATE TABLE "s"."t" ("id" bigint)']
+    assert statements.stamp_run == ['ALTER TABLE "s"."t" ADD COLUMN "etl_run_id" text DEFAULT \'2026-11-26\'',
+                                    'ALTER TABLE "s"."t" ALTER COLUMN "etl_run_id" DROP DEFAULT']
+    first = pa.schema([("etl_run_id", pa.string()), ("id", pa.int64())])
+    for schema, dialect in ((first, "postgres"), (last, "redshift")):
+        statements = warehouse_load("s.t", schema, ["id"], dialect, RUN)
+        assert statements.create_unstamped == [] and statements.stamp_run == []
+
+
 def test_hostile_table_and_column_names_stay_identifiers(warehouse_dsn: str) -> None:
     with psycopg.connect(warehouse_dsn) as conn:
         conn.execute("CREATE TABLE victim (id int)")

@@ -5,7 +5,21 @@ leaves exactly the run's new rows, never duplicates:
 
 1. a table that does not exist yet is created without its key, the rows stream into it by
    COPY, and then its primary key is added: PostgreSQL builds the index once, by sorting,
-   instead of inserting into it row by row (at scale 1, 6 million rows, that halves the load);
+   instead of inserting into it row by row (at scale 1, 6 million rows, that halves the load).
+   The COPY is a ``FREEZE`` one (allowed: the table is new in this transaction): its rows are
+   stored already frozen and its pages marked all-visible, so the first reads after the load
+   do not each set hint bits on every page and write it again, and autovacuum, which a table
+   of 6 million inserted rows starts at once, has no page left to visit (scale 1, after the
+   load: the first count 0.39 -> 0.25 s, VACUUM 0.66 -> 0.00 s, the server's CPU for both
+   counts, VACUUM and a checkpoint 2.0 -> 1.05 s; the COPY itself costs no more).
+   When every row carries this run's id because ``Rows`` stamped it, the run column is not
+   sent at all: the table is created without it, and it is added after the COPY with the
+   run id as its default, which PostgreSQL keeps once in the catalog as the value of every
+   row already there (a "fast default", PostgreSQL 11+), then the default is dropped. The
+   table reads, and ends defined, exactly as if the column had been copied, for 6 million
+   fewer values to encode, send, parse and store (scale 1, quiet machine, 4 interleaved pairs:
+   COPY 10.8 -> 9.6 s, its server CPU 7.96 -> 7.27 s, client CPU 4.33 -> 3.88 s, table
+   980 -> 930 MB);
 2. into an existing table: the run's rows are deleted (a re-run replaces them all), and the
    rows stream batch by batch straight into the table by COPY (values never pass through
    SQL text, and no second copy is made);
@@ -77,10 +91,12 @@ def conninfo(settings: Settings) -> str:
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
 
 
-def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "") -> int:
-    """Stream the rows into ``table`` (a quoted name; default the staging table), one record
-    batch at a time: in PostgreSQL's binary format where every column's type takes exactly
-    what pgpq encodes (etl_core.load.binary_copy), else as CSV.
+def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "", *,
+               columns: list[str] | None = None, freeze: bool = False) -> int:
+    """Stream the rows (only ``columns`` if given) into ``table`` (a quoted name; default the
+    staging table), one record batch at a time: in PostgreSQL's binary format where every
+    column's type takes exactly what pgpq encodes (etl_core.load.binary_copy), else as CSV.
+    ``freeze``: COPY FREEZE, for a table created in this transaction.
 
     The queued writer sends on its own thread (its queue is bounded), so reading and encoding
     the next batch overlaps PostgreSQL parsing the last one. Returns the rows PostgreSQL says
@@ -88,10 +104,12 @@ def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "") -> i
     """
     rows = Rows.of(rows)
     into = table or quote_ident(STAGING_TABLE)
-    binary = binary_copy(cur, into, rows.schema)
-    statement = (f"COPY {into} ({', '.join(quote_ident(c) for c in rows.column_names)}) "
-                 f"FROM STDIN (FORMAT {'binary' if binary else 'csv'})")
-    chunks = binary.encode(rows.batches()) if binary else _csv(rows.batches())
+    schema = pa.schema([rows.schema.field(c) for c in columns]) if columns else rows.schema
+    binary = binary_copy(cur, into, schema)
+    statement = (f"COPY {into} ({', '.join(quote_ident(c) for c in schema.names)}) "
+                 f"FROM STDIN (FORMAT {'binary' if binary else 'csv'}{', FREEZE' if freeze else ''})")
+    batches = rows.batches(columns)
+    chunks = binary.encode(batches) if binary else _csv(batches)
     with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for chunk in chunks:
             copy.write(chunk)
@@ -116,12 +134,16 @@ def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, targ
     for the run exactly the rows the COPY stored: that count is returned (counting them again
     would scan the whole new table, 1.4-2.0 s at scale 1). None: rows that brought their own run
     column, to be counted."""
+    stamp_later = rows.stamped == run_id and bool(statements.stamp_run)  # every row's run column is run_id, and it is last
     try:
-        for statement in statements.create_unkeyed:
+        for statement in statements.create_unstamped if stamp_later else statements.create_unkeyed:
             cur.execute(statement)
     except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
         raise TransientError(f"target {target.name!r}: table {target.table} was created by another load meanwhile") from exc
-    copied = _copy_rows(cur, rows, quote_table(target.table))
+    copied = _copy_rows(cur, rows, quote_table(target.table), freeze=True,
+                        columns=[c for c in rows.column_names if c != RUN_COLUMN] if stamp_later else None)
+    for statement in statements.stamp_run if stamp_later else []:
+        cur.execute(statement)
     try:
         cur.execute(statements.add_key)
     except psycopg.errors.UniqueViolation as exc:

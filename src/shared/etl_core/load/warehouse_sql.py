@@ -20,7 +20,7 @@ a column name or a run id cannot inject SQL.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
@@ -103,6 +103,13 @@ class WarehouseLoad:
     delete_run: str
     create_unkeyed: list[str]
     add_key: str
+    #: PostgreSQL only, for a table this load creates when the run column is the rows' last
+    #: (empty otherwise): ``create_unkeyed`` without the run column, and ``stamp_run``, which
+    #: adds it after the COPY with the run id as every existing row's value (a "fast default",
+    #: kept in the catalog, not in each row: etl_core.load.postgres) and then drops the
+    #: default, so the table ends exactly as ``create_unkeyed`` would have made it.
+    create_unstamped: list[str] = field(default_factory=list)
+    stamp_run: list[str] = field(default_factory=list)
 
     @property
     def prepare(self) -> list[str]:
@@ -148,4 +155,19 @@ def warehouse_load(table: str, schema: pa.Schema, key: list[str], dialect: Diale
         delete_run=f"DELETE FROM {target} WHERE {this_run}",  # nosec B608 - quoted names and run_literal (see prune)
         create_unkeyed=[*schemas, f"CREATE TABLE {target} ({_column_defs(schema, dialect)})"],
         add_key=f"ALTER TABLE {target} ADD PRIMARY KEY ({_names(key)})",
+        **_stamped_later(target, schemas, schema, run_id, dialect),
     )
+
+
+def _stamped_later(target: str, schemas: list[str], schema: pa.Schema, run_id: str, dialect: Dialect) -> dict[str, list[str]]:
+    """``create_unstamped`` and ``stamp_run`` of WarehouseLoad (PostgreSQL, the run column last), else nothing."""
+    if dialect != "postgres" or schema.names[-1] != RUN_COLUMN:
+        return {}
+    run = quote_ident(RUN_COLUMN)
+    return {
+        "create_unstamped": [*schemas, f"CREATE TABLE {target} ({_column_defs(pa.schema(list(schema)[:-1]), dialect)})"],
+        "stamp_run": [
+            f"ALTER TABLE {target} ADD COLUMN {run} {column_type(schema.field(RUN_COLUMN).type, dialect)} DEFAULT {run_literal(run_id)}",
+            f"ALTER TABLE {target} ALTER COLUMN {run} DROP DEFAULT",
+        ],
+    }
