@@ -415,10 +415,18 @@ def zygote(control_fd: int) -> None:
         if not message:
             return  # the host closed the server (or exited)
         request = json.loads(message)
+        session_read, session_write = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                os.close(session_read)
+                # Its own session, as a fresh environment has (Popen's start_new_session): its own
+                # process group, which the host kills, and, under the kernel's autogroup scheduling,
+                # its own CPU share, so one environment's threads do not take another's (in the
+                # server's session every forked environment shared one share).
+                os.setsid()
+                os.close(session_write)
                 _become(request, fds, [control.fileno(), wake_read, wake_write, *children.values()])
                 code = 0
             except SystemExit as exc:  # the exit status a fresh interpreter would give (the host reports it)
@@ -431,10 +439,9 @@ def zygote(control_fd: int) -> None:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        try:
-            os.setpgid(pid, pid)  # also done by the child: whichever runs first, the host can kill the group
-        except OSError:
-            pass
+        os.close(session_write)
+        os.read(session_read, 1)  # end of file once the child leads its session (or has died): the host may kill the group
+        os.close(session_read)
         for fd in fds[:3]:
             os.close(fd)
         children[pid] = fds[3]
@@ -478,10 +485,6 @@ def _become(request: dict[str, Any], fds: list[int], inherited: list[int]) -> No
         os.close(fd)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    try:
-        os.setpgid(0, 0)
-    except OSError:
-        pass
     os.dup2(requests, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,26 @@ def test_one_server_serves_every_host_of_the_process_and_exits_with_it(tmp_path:
     server, parent = json.loads(out.stdout)
     assert server != parent
     assert exits_soon(server)
+
+
+SESSION = ("import os, time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n"
+           "    return {'pid': os.getpid(), 'sid': os.getsid(0), 'pgid': os.getpgid(0), 'ppid': os.getppid()}\n")
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh"])
+def test_each_environment_leads_a_session_of_its_own(tmp_path: Path, fork_server: bool) -> None:
+    """Two concurrent environments, forked or fresh, each lead their own session (and so their own
+    process group, which the host kills): with the kernel's autogroup scheduling a session is one
+    CPU share, so one environment's threads do not take another's share, as separate Lambda
+    sandboxes do not. (A forked environment used to stay in the server's session: one share for all.)"""
+    fn = _function(tmp_path, "Fn", _layer(tmp_path, "PyYAML\n"), code=SESSION)
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", fork_server=fork_server) as host, \
+            ThreadPoolExecutor(2) as pool:
+        envs = list(pool.map(lambda _: host.value("Fn", {"sleep": 1.0}), range(2)))
+    assert envs[0]["pid"] != envs[1]["pid"]  # two environments at once
+    for env in envs:
+        assert env["sid"] == env["pgid"] == env["pid"]
+        assert env["sid"] != os.getsid(0) and env["sid"] != os.getsid(env["ppid"])  # not the host's, nor the server's
 
 
 def test_from_the_build_the_server_preloads_what_the_layer_folder_holds(tmp_path: Path) -> None:
