@@ -341,6 +341,7 @@ def main() -> None:
                 order = args.contenders[round_ % len(args.contenders):] + args.contenders[:round_ % len(args.contenders)]
                 for contender in order:
                     reset_tables(dsn, schema)
+                    os.sync()  # nor the kernel's: the copy contender's input, the last contender's WAL
                     home = folder / f"{contender}-{round_}"
                     home.mkdir()
                     home.chmod(0o755)
