@@ -295,3 +295,24 @@ def test_parts_read_from_any_row_and_any_rows_of_a_column(tmp_path: Path, monkey
         assert all(batch.num_rows <= 7 for batch in read)
         for count in (0, 1, 9, 30):
             assert parts.rows("_origin", start, count) == rows.column("_origin").slice(start, count).combine_chunks()
+
+
+def test_rows_of_consecutive_batches_decode_their_row_group_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch after batch of one large row group (Spark's are about a million rows), ``rows`` decodes
+    the group's column once, not once per batch, and still gives each batch its own rows."""
+    rows = _rows(100)
+    Path(tmp_path, "t").mkdir()
+    pq.write_table(rows, tmp_path / "t" / "part-0.parquet", row_group_size=60)  # groups of 60 and 40 rows
+    decoded: list[int] = []
+    read_row_group = pq.ParquetFile.read_row_group
+
+    def counted(self, group, *args, **kwargs):
+        decoded.append(group)
+        return read_row_group(self, group, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+    parts = storage.ParquetParts(str(tmp_path / "t"))
+    for first in range(0, 100, 7):
+        assert parts.rows("_origin", first, 7) == rows.column("_origin").slice(first, 7).combine_chunks()
+    assert decoded == [0, 1]  # the batch across both groups (56..62) reads group 1 once, and 63.. reuses it
+    assert parts.rows("id", 0, 3) == rows.column("id").slice(0, 3).combine_chunks() and decoded == [0, 1, 0]

@@ -221,6 +221,8 @@ class ParquetParts:
         self.num_rows = sum(f.num_rows for f in footers)
         #: (object, row group, its first row in the run, its rows), in run order: where ``rows`` finds a row.
         self._groups: list[tuple[str, int, int, int]] = []
+        #: The row group column ``rows`` read last: ((object, group, column), values).
+        self._last_group: tuple[tuple[str, int, str], pa.ChunkedArray] | None = None
         start = 0
         for path, footer in zip(self._paths, footers):
             for group in range(footer.num_row_groups):
@@ -240,12 +242,24 @@ class ParquetParts:
         for path, group, start, rows in self._groups:
             if start + rows <= first or start >= first + count:
                 continue
-            with self._fs.open_input_file(path) as handle:
-                values = pq.ParquetFile(handle).read_row_group(group, columns=[column]).column(column)
+            values = self._group_column(path, group, column)
             lo = max(first - start, 0)
             pieces.extend(values.slice(lo, min(first + count - start, rows) - lo).chunks)
         field = self.schema.field(column)
         return pa.concat_arrays([p.cast(field.type) for p in pieces]) if pieces else pa.array([], field.type)
+
+    def _group_column(self, path: str, group: int, column: str) -> pa.ChunkedArray:
+        """One row group's column, decoded once for consecutive ``rows`` calls within the group.
+
+        A stage asks for the rows of one batch at a time, and a row group may hold many batches
+        (Spark writes groups of about a million rows, sixteen of Validate's batches): without the
+        last group kept, every batch that needs ``_origin`` decoded its whole group again."""
+        key = (path, group, column)
+        if self._last_group is None or self._last_group[0] != key:
+            with self._fs.open_input_file(path) as handle:
+                values = pq.ParquetFile(handle).read_row_group(group, columns=[column]).column(column)
+            self._last_group = (key, values)
+        return self._last_group[1]
 
     def _batches(self, columns: list[str] | None, start: int) -> Iterator[pa.Table]:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
