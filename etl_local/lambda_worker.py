@@ -326,6 +326,28 @@ def serve(config: dict[str, Any]) -> None:
         write_frame(responses, payload)
         if exiting:
             return  # Lambda discards an environment whose init failed; the next invocation starts afresh
+        _release_idle_memory()
+
+
+def _release_idle_memory() -> None:
+    """Return the pages the allocators hold free to the system while the environment waits.
+
+    Lambda's environments each have memory of their own; here every warm environment of a run
+    shares the machine's, and Arrow's allocator (mimalloc) keeps what a stage freed for reuse:
+    an Extract environment idled at about 370 MB RSS through the rest of a scale-1 run, 165 MB
+    once released. Releasing changes nothing the function sees but page faults when it next
+    allocates; Max Memory Used is the process's peak, which this does not lower. Only libraries
+    the function has imported are asked: importing one here would cost what it releases."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        import ctypes  # here, not at the top: the function's own modules stay as Lambda's runtime leaves them
+
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+            pass
 
 
 # --- the fork server ------------------------------------------------------------------------

@@ -167,6 +167,29 @@ def test_each_environment_leads_a_session_of_its_own(tmp_path: Path, fork_server
         assert env["sid"] != os.getsid(0) and env["sid"] != os.getsid(env["ppid"])  # not the host's, nor the server's
 
 
+ALLOCATE = ("import os, resource\nimport pyarrow.compute as pc\n\n"
+            "def rss():\n    return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') >> 20\n\n"
+            "def handler(event, context):\n"
+            "    if event['allocate']:\n"
+            "        values = pc.random(40_000_000)  # 320 MB from Arrow's pool, freed on return\n"
+            "        return {'rss': rss(), 'sum': pc.sum(values).as_py() > 0}\n"
+            "    return {'rss': rss(), 'peak': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10}\n")
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh"])
+def test_an_idle_environment_gives_back_what_its_allocator_holds_free(tmp_path: Path, fork_server: bool) -> None:
+    """Between invocations an environment returns the pages Arrow's allocator keeps for reuse (the
+    local machine holds every warm environment at once; Lambda gives each its own memory), while
+    its peak, Lambda's Max Memory Used, still counts them."""
+    fn = _function(tmp_path, "Fn", _layer(tmp_path, "pyarrow\n"), code=ALLOCATE)
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", fork_server=fork_server) as host:
+        busy = host.value("Fn", {"allocate": True})
+        idle = host.value("Fn", {"allocate": False})
+    assert busy["rss"] > 300 and busy["sum"]
+    assert idle["rss"] < busy["rss"] - 250
+    assert idle["peak"] >= busy["rss"]
+
+
 def test_from_the_build_the_server_preloads_what_the_layer_folder_holds(tmp_path: Path) -> None:
     """--from-build: a preload candidate is the layer's when its package is in the layer's python/ folder."""
     build = tmp_path / ".aws-sam" / "build"
