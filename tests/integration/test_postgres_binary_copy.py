@@ -285,3 +285,22 @@ def test_rows_encoded_in_slices_are_the_bytes_of_one_encoding_and_load_alike(
     assert upsert(ROWS, TARGET, settings_for(warehouse_dsn), RUN) == N
     assert formats == ["binary", "binary"]
     assert as_text(warehouse_dsn, "analytics.sliced") == as_text(warehouse_dsn, "analytics.typed")
+
+
+def test_copy_data_waits_in_a_short_queue_and_loads_the_same_rows(warehouse_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sending thread's queue holds ``QUEUED_PIECES`` pieces of COPY data, not psycopg's 1,024
+    (128 MB, always full: the server parses slower than the client encodes); with a queue of two
+    pieces, about 8 MB of rows in 128 KB pieces load exactly as through psycopg's own queue."""
+    import queue
+
+    with psycopg.connect(warehouse_dsn) as conn, conn.cursor() as cur:
+        writer = postgres._SendQueue(cur)
+        queues = [value for value in vars(writer).values() if isinstance(value, queue.Queue)]
+        assert queues == [writer._queue] and writer._queue.maxsize == postgres.QUEUED_PIECES  # the one psycopg sends from
+
+    rows = pa.table({"id": pa.array(range(40_000), pa.int64()), "text": pa.array([f"{i:0>200}" for i in range(40_000)])})
+    monkeypatch.setattr(postgres, "QUEUED_PIECES", 2)
+    assert upsert(rows, target("analytics.short_queue"), settings_for(warehouse_dsn), RUN) == 40_000
+    monkeypatch.setattr(postgres, "_SendQueue", postgres.QueuedLibpqWriter)
+    assert upsert(rows, target("analytics.long_queue"), settings_for(warehouse_dsn), RUN) == 40_000
+    assert as_text(warehouse_dsn, "analytics.short_queue") == as_text(warehouse_dsn, "analytics.long_queue")

@@ -80,6 +80,26 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
 """
 _SAVEPOINT = "etl_direct_copy"
 
+#: Pieces of COPY data (psycopg sends at most 128 KB at a time) waiting for the sending thread.
+QUEUED_PIECES = 64
+
+
+class _SendQueue(QueuedLibpqWriter):
+    """psycopg's queued writer (a thread sends while the next batch is read and encoded) with a
+    queue of ``QUEUED_PIECES`` (8 MB) instead of 1,024 (128 MB).
+
+    PostgreSQL parses slower than the client reads and encodes (scale 1: about 9 s of server CPU
+    against 4), so the queue is always full: at psycopg's size it held 128 MB of encoded rows for
+    the whole COPY, which the server takes in order anyway. A short queue keeps the server as
+    busy, as 64 pieces are far more than it consumes while the client encodes the next batch.
+    Chunks are written as memoryviews, so psycopg's 128 KB pieces are views of the encoded batch,
+    not copies of it.
+    """
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        super().__init__(cursor)
+        self._queue = type(self._queue)(maxsize=QUEUED_PIECES)  # psycopg's own (interruptible) queue class
+
 
 def conninfo(settings: Settings) -> str:
     """A DSN from WAREHOUSE_DSN, or built from the Secrets Manager secret (RDS's JSON shape)."""
@@ -110,9 +130,9 @@ def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "", *,
                  f"FROM STDIN (FORMAT {'binary' if binary else 'csv'}{', FREEZE' if freeze else ''})")
     batches = rows.batches(columns)
     chunks = binary.encode(batches) if binary else _csv(batches)
-    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+    with cur.copy(statement, writer=_SendQueue(cur)) as copy:
         for chunk in chunks:
-            copy.write(chunk)
+            copy.write(memoryview(chunk))
     return cur.rowcount
 
 
