@@ -316,3 +316,57 @@ def test_rows_of_consecutive_batches_decode_their_row_group_once(tmp_path: Path,
         assert parts.rows("_origin", first, 7) == rows.column("_origin").slice(first, 7).combine_chunks()
     assert decoded == [0, 1]  # the batch across both groups (56..62) reads group 1 once, and 63.. reuses it
     assert parts.rows("id", 0, 3) == rows.column("id").slice(0, 3).combine_chunks() and decoded == [0, 1, 0]
+
+
+def test_a_sink_rolls_to_objects_that_read_back_in_order_and_a_failure_leaves_none(tmp_path: Path) -> None:
+    """Past ``row_groups_per_object`` row groups a sink begins its next object (its writer's
+    metadata then stays bounded); the objects' names sort in the order written, so reading the
+    prefix gives the rows in order; a failure after rolling leaves no object and no temporary file."""
+    schema = pa.schema([("n", pa.int64())])
+    root = tmp_path / "t"
+    with storage.ParquetSink(str(root / "part-0.parquet"), schema, row_groups_per_object=3) as sink:
+        for start in range(0, 1000, 10):
+            sink.write(pa.table({"n": pa.array(range(start, start + 10), pa.int64())}))
+    names = sorted(p.name for p in root.iterdir())
+    assert names[:3] == ["part-0.parquet", "part-0.r000001.parquet", "part-0.r000002.parquet"] and len(names) == 34
+    assert names[-1] == "part-0.r000033.parquet" and storage.rolled_name("x/part-0.parquet", 33) == "x/part-0.r000033.parquet"
+    assert [pq.read_metadata(root / name).num_row_groups for name in names] == [3] * 33 + [1]
+    parts = storage.ParquetParts(str(root))
+    assert pa.concat_tables(parts.batches()).column("n").to_pylist() == list(range(1000))
+    bad = tmp_path / "bad" / "part-0.parquet"
+    with pytest.raises(pa.ArrowInvalid):
+        with storage.ParquetSink(str(bad), schema, row_groups_per_object=1) as sink:
+            for _ in range(3):
+                sink.write(pa.table({"n": pa.array([1, 2], pa.int64())}))
+            sink.write(pa.table({"n": pa.array(["not a number"])}))
+    assert not bad.parent.exists()
+
+
+@pytest.mark.parametrize("bad_at", [None, 50])
+def test_valid_rows_of_several_transformed_objects_replace_every_earlier_valid_object(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_at: int | None) -> None:
+    """A transform written as several objects (rolled, or Spark's parts) is published object by
+    object when no row changes (each valid object is its transformed one), else rewritten; either
+    way the valid prefix holds exactly this attempt's rows: an object an earlier attempt left
+    there, which this one does not write, is gone."""
+    monkeypatch.setattr(storage, "BATCH_ROWS", 7)
+    rows = pa.table({"id": pa.array(range(100), pa.int64()), "status": ["lost" if i == bad_at else "placed" for i in range(100)],
+                     "_origin": [f"f.csv:{i + 2}" for i in range(100)]})
+    spec = parse_spec(SPEC.split("quality:")[0] + "quality: {max_quarantine_ratio: 1, rules: [{check: accepted_values, column: status, "
+                      "values: [placed]}]}\ntargets: [{name: t, type: lake_parquet, uri: y}]\n", "demo.yaml")
+    layout = RunLayout(str(tmp_path), "demo", "r1")
+    with storage.ParquetSink(storage.join(layout.transformed, "part-0.parquet"), rows.schema, row_groups_per_object=4) as sink:
+        for start in range(0, 100, 10):
+            sink.write(rows.slice(start, 10))
+    transformed = sorted(p.name for p in Path(layout.transformed).iterdir())
+    assert len(transformed) == 3
+    storage.write_parquet(storage.join(layout.validated, "part-0.r000009.parquet"), rows.slice(0, 5))  # a longer attempt's leftover
+    result = validate_run(spec, layout, [{"source": "s", "rows_read": 100, "rows_staged": 100, "rows_rejected": 0}])
+    kept = [r for i, r in enumerate(rows.to_pylist()) if i != bad_at]
+    assert storage.read_parquet(layout.validated).to_pylist() == kept and result.valid == len(kept)
+    assert sum(batch.num_rows for batch in Rows.validated(layout.validated, "r1").batches()) == len(kept)
+    valid = sorted(p.name for p in Path(layout.validated).iterdir())
+    assert "part-0.r000009.parquet" not in valid
+    if bad_at is None:
+        assert valid == transformed
+        assert all(Path(layout.validated, n).samefile(Path(layout.transformed, n)) for n in valid)

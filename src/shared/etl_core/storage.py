@@ -337,21 +337,42 @@ def staging_write(schema: pa.Schema) -> dict[str, Any]:
     return {**STAGING_WRITE, "column_encoding": packed} if packed else dict(STAGING_WRITE)
 
 
-class ParquetSink:
-    """Streams record batches into one Parquet object that appears only when complete.
+#: Row groups of a staged object read back by prefix (``ParquetSink``'s ``row_groups_per_object``):
+#: at stages' 64k-row batches about 8 million rows, 4 MB of a writer's metadata at most.
+ROW_GROUPS_PER_OBJECT = 128
+#: The most rows ``pq.ParquetWriter.write_table`` puts in one row group by default.
+_ROW_GROUP_LIMIT = 1024 * 1024
 
-    Stages write batch by batch so memory stays bounded by the batch, not the input; the
-    object is published by a move at close, so readers never see a partial file.
+
+def rolled_name(path: str, index: int) -> str:
+    """The name of a sink's ``index``-th object: the path itself first, then ``<name>.r000001.parquet``
+    and on, which sort after it and in order (a listing reads the objects in the order written)."""
+    return path if index == 0 else f"{path.removesuffix('.parquet')}.r{index:06d}.parquet"
+
+
+class ParquetSink:
+    """Streams record batches into Parquet objects that appear only when complete.
+
+    Stages write batch by batch so memory stays bounded by the batch, not the input; each object
+    is published by a move at close, so readers never see a partial file.
 
     Encoding and compressing a batch (pyarrow releases the GIL for it) runs on a thread of its
     own while the stage prepares the next batch, so a stage uses a second core instead of
     waiting; at most ``WRITES_AHEAD`` batches wait to be written, in order. A write's error is
     raised by the next ``write`` or by ``close``.
+
+    ``row_groups_per_object``: where the rows are read back as every object under their prefix
+    (``ParquetParts``), a new object is begun after so many row groups (``rolled_name``). A
+    writer keeps each row group's metadata until it closes, about 30 KB a row group of lineitem's
+    19 columns: one object of scale 10's 916 row groups held 26 MB more at its end than at its
+    start, and 15 MB more again to write its footer, which grew Transform by a fifth from scale 1
+    to scale 10. The caller must clear the prefix first: a run with fewer objects than the last
+    would otherwise leave the last one's extra objects to be read.
     """
 
     WRITES_AHEAD = 2
 
-    def __init__(self, uri: str, schema: pa.Schema) -> None:
+    def __init__(self, uri: str, schema: pa.Schema, *, row_groups_per_object: int | None = None) -> None:
         self.uri = uri
         self.schema = schema
         self.rows = 0
@@ -359,10 +380,19 @@ class ParquetSink:
         folder = os.path.dirname(self._path)
         self._made_folder = self._fs.get_file_info(folder).type == pafs.FileType.NotFound
         self._fs.create_dir(folder, recursive=True)
-        self._tmp = f"{self._path}.tmp-{uuid.uuid4().hex}"
-        self._writer = pq.ParquetWriter(self._tmp, schema, filesystem=self._fs, **staging_write(schema))
+        self._limit = row_groups_per_object
+        #: (temporary, final) path of each object begun, in order; the last is being written.
+        self._objects: list[tuple[str, str]] = []
+        self._groups = 0
+        self._writer = self._begin()
         self._writes = InOrder("parquet-sink", self.WRITES_AHEAD)
         self._closed = False
+
+    def _begin(self) -> pq.ParquetWriter:
+        final = rolled_name(self._path, len(self._objects))
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        self._objects.append((tmp, final))
+        return pq.ParquetWriter(tmp, self.schema, filesystem=self._fs, **staging_write(self.schema))
 
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
@@ -371,13 +401,18 @@ class ParquetSink:
         self.rows += table.num_rows
 
     def _write(self, table: pa.Table) -> None:
+        if self._limit and self._groups == self._limit:
+            self._writer.close()
+            self._writer, self._groups = self._begin(), 0
         self._writer.write_table(table.cast(self.schema))
+        self._groups += -(-table.num_rows // _ROW_GROUP_LIMIT)  # write_table's row groups: 1Mi rows at most
 
     def close(self) -> None:
         self._writes.drain()
         self._writer.close()
         self._closed = True
-        self._fs.move(self._tmp, self._path)
+        for tmp, final in self._objects:
+            self._fs.move(tmp, final)
 
     def abort(self) -> None:
         """Drop the partial object, and the folder if this sink made it, so a failed stage leaves nothing."""
@@ -386,8 +421,9 @@ class ParquetSink:
         if not self._closed:
             with contextlib.suppress(Exception):
                 self._writer.close()
-        if self._fs.get_file_info(self._tmp).type != pafs.FileType.NotFound:
-            self._fs.delete_file(self._tmp)
+        for tmp, _ in self._objects:
+            if self._fs.get_file_info(tmp).type != pafs.FileType.NotFound:
+                self._fs.delete_file(tmp)
         folder = os.path.dirname(self._path)
         if self._made_folder and not self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
             self._fs.delete_dir(folder)

@@ -40,7 +40,8 @@ def query_threads() -> int:
 
 @tracer.capture_method
 def run_transform(manifest: dict, check: OutputCheck | None = None) -> int:
-    """Run the manifest's SQL and write ``transformed/part-0.parquet``; returns the row count."""
+    """Run the manifest's SQL and write ``transformed/part-0.parquet`` (and, past
+    ``storage.ROW_GROUPS_PER_OBJECT`` row groups, the objects after it); returns the row count."""
     with tempfile.TemporaryDirectory(prefix="etl-transform-") as workdir:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
@@ -56,7 +57,7 @@ def run_transform(manifest: dict, check: OutputCheck | None = None) -> int:
             check(reader.schema, {name: storage.ParquetParts(uri).schema for name, uri in manifest["sources"].items()})
         storage.delete_prefix(manifest["transformed_uri"])  # a previous run may have been Spark's, with other file names
         target = storage.join(manifest["transformed_uri"], TRANSFORMED_FILE)
-        with storage.ParquetSink(target, reader.schema) as sink:
+        with storage.ParquetSink(target, reader.schema, row_groups_per_object=storage.ROW_GROUPS_PER_OBJECT) as sink:
             for batch in reader:
                 sink.write(pa.Table.from_batches([batch]))
         return sink.rows

@@ -235,6 +235,7 @@ def _open_outputs(stack: contextlib.ExitStack, layout: RunLayout, parts: storage
     def sink(uri: str, schema: pa.Schema) -> storage.ParquetSink:
         return stack.enter_context(storage.ParquetSink(uri, schema))
 
+    storage.delete_prefix(layout.validated)  # a previous attempt may have published more valid objects than this one
     return _Outputs(
         valid=stack.enter_context(ValidRows(storage.join(layout.validated, VALID_FILE), shape.schema, parts)),
         quarantined=sink(layout.quarantine(STAGE), annotated),

@@ -3,10 +3,14 @@
 Most runs keep most batches as they are: no row quarantined, no value corrected, no row
 deduplicated. Re-encoding such rows into a second Parquet object costs as much CPU as the
 rest of Validate together, for bytes identical to the transformed object. So rows that pass
-unchanged are only counted; if every batch of the run passes so, the transformed object is
-published as the valid one (a link or a server-side copy). At the first batch that changes,
-the rows before it are read back from the transformed object and written, and from then on
-every batch is written: the published object holds the same rows either way.
+unchanged are only counted; if every batch of the run passes so, the transformed objects are
+published as the valid ones (each a link or a server-side copy, under its own name, so they
+are read in the same order). At the first batch that changes, the rows before it are read back
+from the transformed objects and written, and from then on every batch is written: the
+published objects hold the same rows either way.
+
+The valid prefix is cleared first (``clear``): a previous attempt may have published more
+objects than this one will.
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ class ValidRows:
         self.schema = schema
         self.rows = 0
         self._transformed = transformed
-        # Only one transformed object of the same shape can stand for the valid rows.
-        self._deferred: int | None = 0 if len(transformed.objects) == 1 and transformed.schema == schema else None
+        # Transformed objects of the same shape can stand for the valid rows.
+        self._deferred: int | None = 0 if transformed.schema == schema else None
         self._sink: storage.ParquetSink | None = None
 
     @property
@@ -42,7 +46,7 @@ class ValidRows:
 
     def _writer(self) -> storage.ParquetSink:
         if self._sink is None:
-            self._sink = storage.ParquetSink(self.uri, self.schema)
+            self._sink = storage.ParquetSink(self.uri, self.schema, row_groups_per_object=storage.ROW_GROUPS_PER_OBJECT)
             left = self._deferred or 0
             self._deferred = None
             for batch in self._transformed.batches() if left else ():
@@ -62,4 +66,6 @@ class ValidRows:
             if self._deferred is None:  # no batch at all, and no object to stand for them
                 self._writer().close()
             else:
-                storage.copy_object(self._transformed.objects[0], self.uri)
+                folder = self.uri.rsplit("/", 1)[0]
+                for source in self._transformed.objects:
+                    storage.copy_object(source, storage.join(folder, source.rsplit("/", 1)[1]))
