@@ -9,8 +9,8 @@ are read in the same order). At the first batch that changes, the rows before it
 from the transformed objects and written, and from then on every batch is written: the
 published objects hold the same rows either way.
 
-The valid prefix is cleared first (``clear``): a previous attempt may have published more
-objects than this one will.
+Validate clears the valid prefix before it opens this (``etl_core.quality``): a previous
+attempt may have published more objects than this one will.
 """
 from __future__ import annotations
 
