@@ -79,9 +79,18 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     )
 
 
+#: What names an object still being written, which listings skip (``_hidden``).
+_TEMPORARY = ".tmp-"
+
+
+def _temporary(path: str) -> str:
+    """A unique sibling of ``path`` to write before the move that publishes it."""
+    return f"{path}{_TEMPORARY}{uuid.uuid4().hex}"
+
+
 def _hidden(relative: str) -> bool:
     """Markers and leftovers (``_SUCCESS``, ``_temporary/``, ``.tmp`` files) are not data."""
-    return any(part.startswith(("_", ".")) or ".tmp-" in part for part in relative.strip("/").split("/"))
+    return any(part.startswith(("_", ".")) or _TEMPORARY in part for part in relative.strip("/").split("/"))
 
 
 def read_bytes(uri: str) -> bytes:
@@ -113,7 +122,7 @@ def _publishing(fs: pafs.FileSystem, tmp: str, uri: str) -> Iterator[None]:
 def write_bytes(uri: str, data: bytes) -> None:
     """Write whole or not at all: a temporary sibling then a move (a rename locally, a copy on S3)."""
     fs, path = resolve(uri)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    tmp = _temporary(path)
     with _publishing(fs, tmp, uri):
         fs.create_dir(os.path.dirname(path), recursive=True)
         with fs.open_output_stream(tmp) as out:
@@ -128,7 +137,7 @@ def copy_object(source: str, uri: str) -> None:
     link is as good as a copy."""
     fs, path = resolve(uri)
     _, source_path = resolve(source)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    tmp = _temporary(path)
     with _publishing(fs, tmp, uri):
         fs.create_dir(os.path.dirname(path), recursive=True)
         if not isinstance(fs, pafs.LocalFileSystem):
@@ -160,7 +169,7 @@ def delete_prefix(uri: str) -> None:
 def write_parquet(uri: str, table: pa.Table) -> None:
     """One Parquet object, written atomically so a crash never leaves half a file to read."""
     fs, path = resolve(uri)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    tmp = _temporary(path)
     with _publishing(fs, tmp, uri):
         fs.create_dir(os.path.dirname(path), recursive=True)
         pq.write_table(table, tmp, filesystem=fs, compression="zstd")
@@ -391,7 +400,7 @@ class ParquetSink:
 
     def _begin(self) -> pq.ParquetWriter:
         final = rolled_name(self._path, len(self._objects))
-        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        tmp = _temporary(final)
         self._objects.append((tmp, final))
         return pq.ParquetWriter(tmp, self.schema, filesystem=self._fs, **staging_write(self.schema))
 
