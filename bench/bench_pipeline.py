@@ -58,6 +58,30 @@ TABLES = {"project": "bench.lineitem", "baseline": "bench_baseline.lineitem", "c
 RATIOS = {"project/baseline": ("project", "baseline"), "project/copy": ("project", "copy")}
 
 
+#: What the machine's CPUs spent working, from /proc/stat (psutil.cpu_times): steal (time the
+#: hypervisor gave another guest) and iowait are not work, idle is not.
+BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq")
+
+
+def machine_cpu() -> dict[str, float]:
+    """Seconds of CPU the whole machine has spent working since boot (``busy``, summed over its
+    cores), and stolen from it by the hypervisor (``steal``).
+
+    Why machine-wide: a contender's work is spread over processes the bench does not own (the
+    shared PostgreSQL server's backends and checkpointer) as well as its own tree, so on a quiet
+    machine the difference across a run is the CPU the run cost. Against the wall time and the
+    cores it says whether a contender is bound by the CPUs: at scale 1 every contender uses
+    most of both cores, so rows/s can only rise by doing less work, not by waiting less."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return {"busy": sum(getattr(times, field) for field in BUSY_FIELDS), "steal": getattr(times, "steal", 0.0)}
+
+
+def cpu_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before[name] for name in before}
+
+
 def lineitem_csv(scale: str) -> Path:
     target = DATA / f"sf{scale}" / "lineitem.csv"
     if not target.exists():
@@ -66,8 +90,10 @@ def lineitem_csv(scale: str) -> Path:
     return target
 
 
-def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem") -> dict:
-    """One execution of the state machine in this process."""
+def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem",
+                function_env: list[str] | None = None) -> dict:
+    """One execution of the state machine in this process; ``function_env``: ``Function.NAME=value``
+    settings added to the functions' environment file (to compare a setting's values)."""
     sys.path.insert(0, str(REPO))
     from etl_local.runtime import LocalRuntime
 
@@ -76,26 +102,33 @@ def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "
     (raw / "lineitem.csv").symlink_to(lineitem_csv(scale))
     env = json.loads((REPO / "local.env.json").read_text())
     env["Parameters"].update(RAW_URI=str(home / "raw"), PIPELINES_URI=str(BENCH / "pipelines"))
+    for setting in function_env or []:
+        function, _, assignment = setting.partition(".")
+        name, _, value = assignment.partition("=")
+        env.setdefault(function, {})[name] = value
     env_file = home / "env.json"
     env_file.write_text(json.dumps(env))
     threshold = "1" if engine == "glue" else str(2**62)  # pin the engine the Choice would pick by size
     runtime = LocalRuntime(REPO, home=home / "etl", env_file=env_file, warehouse_dsn=dsn,
                            parameter_overrides={"GlueThresholdBytes": threshold})
     runtime._placeholder("ETL_WAREHOUSE_DSN")  # the seeds applied before the clock starts
-    entered: dict[str, float] = {}
+    entered: dict[str, tuple[float, dict[str, float]]] = {}
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     def timing(event: dict) -> None:
         if event["type"].endswith("StateEntered"):
-            entered[event["stateEnteredEventDetails"]["name"]] = time.perf_counter()
+            entered[event["stateEnteredEventDetails"]["name"]] = time.perf_counter(), machine_cpu()
         elif event["type"].endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - entered[name]
+            at, before = entered[name]
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - at
+            cpu[name] = cpu.get(name, 0.0) + cpu_between(before, machine_cpu())["busy"]
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), machine_cpu()
     clock_zero = time.monotonic()
     result = runtime.run({"pipeline": pipeline, "run_date": RUN_DATE}, on_event=timing)
-    total = time.perf_counter() - started
+    total, used = time.perf_counter() - started, cpu_between(cpu_before, machine_cpu())
     runtime.close()
     if result.status != "SUCCEEDED":
         raise SystemExit(f"run failed: {result.error}: {result.cause}")
@@ -105,8 +138,11 @@ def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "
         "rows": result.output["counts"]["extracted"],
         "counts": result.output["counts"],
         "stages": {stage: took for stage, took in seconds.items() if stage in STAGES},
+        "stage_cpu_seconds": {stage: used for stage, used in cpu.items() if stage in STAGES},
         "load_invocations": loads,
         "total_seconds": total,
+        "cpu_seconds": used["busy"],
+        "steal_seconds": used["steal"],
         "function_max_memory_mb": function_max_memory(home / "etl" / "logs"),
     }
 
@@ -126,20 +162,23 @@ def function_max_memory(logs: Path) -> dict[str, int]:
     return peaks
 
 
-def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem") -> dict:
+def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem",
+                  function_env: list[str] | None = None) -> dict:
     """The child process's work: one contender, once; its figures as a dict."""
     sys.path.insert(0, str(REPO / "src" / "shared"))
     sys.path.insert(0, str(BENCH))
     import baseline
 
     if contender == "project":
-        figures = run_project(scale, home, engine, dsn, pipeline)
-    elif contender == "baseline":
+        return run_project(scale, home, engine, dsn, pipeline, function_env)  # the CPU of its execution alone, not the runtime's set-up
+    schema = baseline.transformed_schema(lineitem_csv(scale)) if contender == "copy" else None
+    before = machine_cpu()
+    if contender == "baseline":
         figures = baseline.run_baseline(lineitem_csv(scale), dsn, TABLES["baseline"], home / "lake")
     else:
-        schema = baseline.transformed_schema(lineitem_csv(scale))
         figures = baseline.run_copy(home.parent / "transformed.csv", dsn, TABLES["copy"], schema)
-    return figures
+    used = cpu_between(before, machine_cpu())
+    return {**figures, "cpu_seconds": used["busy"], "steal_seconds": used["steal"]}
 
 
 #: Seconds between two samples of the process tree's PSS. Reading PSS makes the kernel walk every
@@ -264,13 +303,23 @@ def report(run: dict) -> None:
     print(f"\nscale {run['scale']} {run['contender']}{how}: {rows:,} rows, {run['total_seconds']:.1f} s "
           f"= {run['rows_per_s']:,.0f} rows/s, peak memory {run['peak_rss_mb']:,.0f} MB (process tree, PSS; "
           f"largest process {run['largest_process_rss_mb']:,.0f} MB RSS), load {run['load_before'][0]:.2f}")
+    if "cpu_seconds" in run:
+        print(f"  CPU {run['cpu_seconds']:.1f} s, {busy_share(run['cpu_seconds'], run['total_seconds'], run.get('cores')):.0%} "
+              f"of the machine's cores over the run ({run.get('steal_seconds', 0.0):.1f} s stolen by the hypervisor)")
+    stage_cpu = run.get("stage_cpu_seconds") or {}
     for stage, took in run["stages"].items():
-        print(f"  {stage:<18} {took:7.2f} s  {rows / took if took else 0:12,.0f} rows/s")
+        used = f"  CPU {stage_cpu[stage]:6.2f} s ({busy_share(stage_cpu[stage], took, run.get('cores')):4.0%})" if stage in stage_cpu else ""
+        print(f"  {stage:<18} {took:7.2f} s  {rows / took if took else 0:12,.0f} rows/s{used}")
     for function, used in (run.get("function_max_memory_mb") or {}).items():  # Lambda's own measure, per sandbox
         print(f"  {function:<24} Max Memory Used {used:6,} MB")
     loads = run.get("load_invocations") or []
     for started, ended in loads:  # one LoadFunction invocation per target, seconds from the execution's start
         print(f"  load invocation    {started:7.2f} s .. {ended:7.2f} s")
+
+
+def busy_share(cpu_seconds: float, wall_seconds: float, cores: int | None = None) -> float:
+    """The share of the machine's cores that was working over ``wall_seconds`` (1.0: all of them)."""
+    return cpu_seconds / (wall_seconds * (cores or os.cpu_count() or 1)) if wall_seconds else 0.0
 
 
 def machine() -> dict:
@@ -299,13 +348,16 @@ def main() -> None:
                         help="the project's spec in bench/pipelines (lineitem_keys adds dedupe, unique, references, count_distinct)")
     parser.add_argument("--results", default=str(RESULTS), help="folder of result files (default bench/results)")
     parser.add_argument("--keep", help="keep the runs' folders (lake, staged data) under this folder")
+    parser.add_argument("--function-env", action="append", default=[], metavar="FUNCTION.NAME=VALUE",
+                        help="a variable for one of the project's functions, e.g. LoadFunction.WAREHOUSE_COPY_CONNECTIONS=1")
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--scale", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_contender(args.one, args.scale, Path(args.home), args.engine, args.dsn, args.pipeline)))
+        print(json.dumps(run_contender(args.one, args.scale, Path(args.home), args.engine, args.dsn, args.pipeline,
+                                       args.function_env)))
         return
     scales = args.scales + (["10"] if args.with_10 and "10" not in args.scales else [])
     sys.path.insert(0, str(REPO))
@@ -317,7 +369,7 @@ def main() -> None:
     sha, dirty = commit()
     started = dt.datetime.now(dt.timezone.utc)
     result = {"date": started.isoformat(timespec="seconds"), "commit": sha, "dirty": dirty, "engine": args.engine,
-              "pipeline": args.pipeline, "contenders": args.contenders,
+              "pipeline": args.pipeline, "contenders": args.contenders, "function_env": args.function_env,
               "machine": {**machine(), "load_before": list(os.getloadavg())}, "scales": {}}
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -347,9 +399,10 @@ def main() -> None:
                     home.chmod(0o755)
                     load_before = list(os.getloadavg())
                     command = [sys.executable, __file__, "--one", contender, "--scale", scale, "--home", str(home),
-                               "--engine", args.engine, "--dsn", dsn, "--pipeline", args.pipeline]
+                               "--engine", args.engine, "--dsn", dsn, "--pipeline", args.pipeline,
+                               *(f"--function-env={setting}" for setting in args.function_env)]
                     figures, peak = measure(command)
-                    run = {"contender": contender, "scale": scale, "round": round_, **figures,
+                    run = {"contender": contender, "scale": scale, "round": round_, "cores": os.cpu_count(), **figures,
                            "peak_rss_mb": peak["tree_pss_mb"], "largest_process_rss_mb": peak["largest_rss_mb"],
                            "rows_per_s": figures["rows"] / figures["total_seconds"], "load_before": load_before,
                            "load_after": list(os.getloadavg())}

@@ -98,3 +98,17 @@ def test_largest_process_memory_is_the_kernels_peak_not_a_sample() -> None:
 
     process = psutil.Process()
     assert bench_pipeline._peak_rss(process) >= process.memory_info().rss > 0
+
+
+def test_a_run_reports_the_cores_it_kept_busy(capsys: pytest.CaptureFixture[str]) -> None:
+    """CPU seconds against wall seconds and cores: the share of the machine a run and each stage used."""
+    assert bench_pipeline.busy_share(3.0, 2.0, 2) == pytest.approx(0.75)
+    assert bench_pipeline.busy_share(1.0, 0.0, 2) == 0.0
+    figures = {"contender": "project", "scale": "1", "rows": 1000, "total_seconds": 10.0, "rows_per_s": 100.0,
+               "peak_rss_mb": 100.0, "largest_process_rss_mb": 50.0, "load_before": [0.5, 0.4, 0.3], "cores": 2,
+               "cpu_seconds": 15.0, "steal_seconds": 0.5, "stages": {"Extract": 4.0, "Load": 6.0},
+               "stage_cpu_seconds": {"Extract": 7.2, "Load": 7.8}}
+    bench_pipeline.report(figures)
+    out = capsys.readouterr().out
+    assert "CPU 15.0 s, 75% of the machine's cores over the run (0.5 s stolen by the hypervisor)" in out
+    assert "CPU   7.20 s ( 90%)" in out and "CPU   7.80 s ( 65%)" in out
