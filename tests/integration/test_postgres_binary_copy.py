@@ -13,7 +13,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-import etl_core.load.postgres as postgres
+import etl_core.load.postgres_copy as postgres_copy
 from etl_core.errors import TargetError
 from etl_core.load import binary_copy
 from etl_core.load.postgres import upsert
@@ -92,7 +92,7 @@ def formats(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         chosen = binary_copy.binary_copy(cur, table, schema)
         sent.append("binary" if chosen else "csv")
         return chosen
-    monkeypatch.setattr(postgres, "binary_copy", spy)
+    monkeypatch.setattr(postgres_copy, "binary_copy", spy)
     return sent
 
 
@@ -294,13 +294,13 @@ def test_copy_data_waits_in_a_short_queue_and_loads_the_same_rows(warehouse_dsn:
     import queue
 
     with psycopg.connect(warehouse_dsn) as conn, conn.cursor() as cur:
-        writer = postgres._SendQueue(cur)
+        writer = postgres_copy.SendQueue(cur)
         queues = [value for value in vars(writer).values() if isinstance(value, queue.Queue)]
-        assert queues == [writer._queue] and writer._queue.maxsize == postgres.QUEUED_PIECES  # the one psycopg sends from
+        assert queues == [writer._queue] and writer._queue.maxsize == postgres_copy.QUEUED_PIECES  # the one psycopg sends from
 
     rows = pa.table({"id": pa.array(range(40_000), pa.int64()), "text": pa.array([f"{i:0>200}" for i in range(40_000)])})
-    monkeypatch.setattr(postgres, "QUEUED_PIECES", 2)
+    monkeypatch.setattr(postgres_copy, "QUEUED_PIECES", 2)
     assert upsert(rows, target("analytics.short_queue"), settings_for(warehouse_dsn), RUN) == 40_000
-    monkeypatch.setattr(postgres, "_SendQueue", postgres.QueuedLibpqWriter)
+    monkeypatch.setattr(postgres_copy, "SendQueue", postgres_copy.QueuedLibpqWriter)
     assert upsert(rows, target("analytics.long_queue"), settings_for(warehouse_dsn), RUN) == 40_000
     assert as_text(warehouse_dsn, "analytics.short_queue") == as_text(warehouse_dsn, "analytics.long_queue")

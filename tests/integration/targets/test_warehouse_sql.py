@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 
 from etl_core.errors import SpecError, TargetError
-from etl_core.load.postgres import _copy_rows, upsert
+from etl_core.load.postgres import upsert
+from etl_core.load.postgres_copy import copy_rows
 from etl_core.load.rows import Rows
 from etl_core.load.warehouse_sql import quote_ident, warehouse_load
 from etl_core.settings import Settings
@@ -52,7 +53,7 @@ def run_load(dsn: str, rows: pa.Table, table: str, key: list[str], dialect: str,
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         for statement in load.prepare:
             cur.execute(statement)
-        _copy_rows(cur, rows)
+        copy_rows(cur, rows)
         cur.execute(load.merge)
         cur.execute(load.prune)
         held = cur.execute(load.count).fetchone()[0]

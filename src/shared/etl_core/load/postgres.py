@@ -41,21 +41,17 @@ violation), instead of loading both.
 """
 from __future__ import annotations
 
-import io
-from typing import Iterator
-
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
-from psycopg.copy import QueuedLibpqWriter
 
 from etl_core import redaction
 from etl_core.aws import rds_conninfo
 from etl_core.errors import TargetError, TransientError
-from etl_core.load.binary_copy import EncodeError, binary_copy
+from etl_core.load.binary_copy import EncodeError
 from etl_core.load.keys import require_columns
+from etl_core.load.postgres_copy import copy_rows
 from etl_core.load.rows import RUN_COLUMN, Rows
-from etl_core.load.warehouse_sql import STAGING_TABLE, WarehouseLoad, quote_ident, quote_table, warehouse_load
+from etl_core.load.warehouse_sql import WarehouseLoad, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
 from etl_core.spec.targets import PostgresTarget
 
@@ -80,27 +76,6 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
 """
 _SAVEPOINT = "etl_direct_copy"
 
-#: Pieces of COPY data (psycopg sends at most 128 KB at a time) waiting for the sending thread.
-QUEUED_PIECES = 64
-
-
-class _SendQueue(QueuedLibpqWriter):
-    """psycopg's queued writer (a thread sends while the next batch is read and encoded) with a
-    queue of ``QUEUED_PIECES`` (8 MB) instead of 1,024 (128 MB).
-
-    PostgreSQL parses slower than the client reads and encodes (scale 1: about 9 s of server CPU
-    against 4), so the queue is always full: at psycopg's size it held 128 MB of encoded rows for
-    the whole COPY, which the server takes in order anyway. A short queue keeps the server as
-    busy, as 64 pieces are far more than it consumes while the client encodes the next batch.
-    Chunks are written as memoryviews, so psycopg's 128 KB pieces are views of the encoded batch,
-    not copies of it.
-    """
-
-    def __init__(self, cursor: psycopg.Cursor) -> None:
-        super().__init__(cursor)
-        self._queue = type(self._queue)(maxsize=QUEUED_PIECES)  # psycopg's own (interruptible) queue class
-
-
 def conninfo(settings: Settings) -> str:
     """A DSN from WAREHOUSE_DSN, or built from the Secrets Manager secret (RDS's JSON shape)."""
     if settings.warehouse_dsn:
@@ -109,42 +84,6 @@ def conninfo(settings: Settings) -> str:
     if settings.warehouse_secret_arn:
         return rds_conninfo(settings.warehouse_secret_arn)
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
-
-
-def _copy_rows(cur: psycopg.Cursor, rows: Rows | pa.Table, table: str = "", *,
-               columns: list[str] | None = None, freeze: bool = False) -> int:
-    """Stream the rows (only ``columns`` if given) into ``table`` (a quoted name; default the
-    staging table), one record batch at a time: in PostgreSQL's binary format where every
-    column's type takes exactly what pgpq encodes (etl_core.load.binary_copy), else as CSV.
-    ``freeze``: COPY FREEZE, for a table created in this transaction.
-
-    The queued writer sends on its own thread (its queue is bounded), so reading and encoding
-    the next batch overlaps PostgreSQL parsing the last one. Returns the rows PostgreSQL says
-    the COPY stored.
-    """
-    rows = Rows.of(rows)
-    into = table or quote_ident(STAGING_TABLE)
-    schema = pa.schema([rows.schema.field(c) for c in columns]) if columns else rows.schema
-    binary = binary_copy(cur, into, schema)
-    statement = (f"COPY {into} ({', '.join(quote_ident(c) for c in schema.names)}) "
-                 f"FROM STDIN (FORMAT {'binary' if binary else 'csv'}{', FREEZE' if freeze else ''})")
-    batches = rows.batches(columns)
-    chunks = binary.encode(batches) if binary else _csv(batches)
-    with cur.copy(statement, writer=_SendQueue(cur)) as copy:
-        for chunk in chunks:
-            copy.write(memoryview(chunk))
-    return cur.rowcount
-
-
-def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
-    """The batches as CSV, as PostgreSQL's COPY reads it."""
-    # "needed" quotes every string (so "" stays an empty string and an unquoted empty field is
-    # NULL, as PostgreSQL's CSV reads them) and leaves numbers and dates bare: 14% fewer bytes to parse.
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    for batch in batches:
-        buffer = io.BytesIO()
-        pacsv.write_csv(batch, buffer, write_options=options)
-        yield buffer.getvalue()
 
 
 def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget, run_id: str) -> int | None:
@@ -160,8 +99,8 @@ def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, targ
             cur.execute(statement)
     except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
         raise TransientError(f"target {target.name!r}: table {target.table} was created by another load meanwhile") from exc
-    copied = _copy_rows(cur, rows, quote_table(target.table), freeze=True,
-                        columns=[c for c in rows.column_names if c != RUN_COLUMN] if stamp_later else None)
+    copied = copy_rows(cur, rows, quote_table(target.table), freeze=True,
+                       columns=[c for c in rows.column_names if c != RUN_COLUMN] if stamp_later else None)
     for statement in statements.stamp_run if stamp_later else []:
         cur.execute(statement)
     try:
@@ -177,7 +116,7 @@ def _replace_run(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, tar
     cur.execute(statements.delete_run)
     cur.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
-        _copy_rows(cur, rows, table)
+        copy_rows(cur, rows, table)
     except psycopg.errors.UniqueViolation:
         cur.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         _merge(cur, rows, statements, target)
@@ -189,7 +128,7 @@ def _merge(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: P
     """Step 3: the run's rows are already deleted, so a key the MERGE meets twice, or inserts
     twice, is a key the rows themselves repeat."""
     cur.execute(statements.stage)
-    _copy_rows(cur, rows)
+    copy_rows(cur, rows)
     try:
         cur.execute(statements.merge)
     except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation) as exc:
