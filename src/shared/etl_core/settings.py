@@ -45,6 +45,9 @@ class Settings:
     spill_memory_mb: int = 256
     #: Where key sets spill: the function's /tmp (its ephemeral storage) unless set.
     spill_dir: str = ""
+    #: Connections a large first load into a PostgreSQL table COPYs over at once
+    #: (etl_core.load.postgres_first_load): each COPY is one server process on one core.
+    warehouse_copy_connections: int = 2
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -67,6 +70,7 @@ class Settings:
             redshift_copy_role_arn=env.get("REDSHIFT_COPY_ROLE_ARN", ""),
             spill_memory_mb=int(env.get("SPILL_MEMORY_MB") or _spill_memory_mb(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))),
             spill_dir=env.get("SPILL_DIR", ""),
+            warehouse_copy_connections=max(1, int(env.get("WAREHOUSE_COPY_CONNECTIONS") or 2)),
         )
 
     def require_lake(self) -> str:

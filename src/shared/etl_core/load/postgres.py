@@ -1,7 +1,8 @@
 """PostgreSQL target (RDS, or the embedded server locally): the run's rows replaced by COPY.
 
-Everything happens in one transaction, so a crash leaves the table as it was and a re-run
-leaves exactly the run's new rows, never duplicates:
+Everything happens in one transaction (a large first load: in one as far as readers can
+tell, see step 1), so a crash leaves the table as it was and a re-run leaves exactly the
+run's new rows, never duplicates:
 
 1. a table that does not exist yet is created without its key, the rows stream into it by
    COPY, and then its primary key is added: PostgreSQL builds the index once, by sorting,
@@ -12,6 +13,9 @@ leaves exactly the run's new rows, never duplicates:
    of 6 million inserted rows starts at once, has no page left to visit (scale 1, after the
    load: the first count 0.39 -> 0.25 s, VACUUM 0.66 -> 0.00 s, the server's CPU for both
    counts, VACUUM and a checkpoint 2.0 -> 1.05 s; the COPY itself costs no more).
+   A first load of a million rows or more is instead spread over several connections, one
+   COPY (one server process) each, under a loading name the table takes only once it is
+   complete and keyed (etl_core.load.postgres_first_load: atomic for readers, not FREEZE).
    When every row carries this run's id because ``Rows`` stamped it, the run column is not
    sent at all: the table is created without it, and it is added after the COPY with the
    run id as its default, which PostgreSQL keeps once in the catalog as the value of every
@@ -50,6 +54,7 @@ from etl_core.errors import TargetError, TransientError
 from etl_core.load.binary_copy import EncodeError
 from etl_core.load.keys import require_columns
 from etl_core.load.postgres_copy import copy_rows
+from etl_core.load.postgres_first_load import first_load
 from etl_core.load.rows import RUN_COLUMN, Rows
 from etl_core.load.warehouse_sql import WarehouseLoad, quote_ident, quote_table, warehouse_load
 from etl_core.settings import Settings
@@ -76,6 +81,7 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
 """
 _SAVEPOINT = "etl_direct_copy"
 
+
 def conninfo(settings: Settings) -> str:
     """A DSN from WAREHOUSE_DSN, or built from the Secrets Manager secret (RDS's JSON shape)."""
     if settings.warehouse_dsn:
@@ -84,30 +90,6 @@ def conninfo(settings: Settings) -> str:
     if settings.warehouse_secret_arn:
         return rds_conninfo(settings.warehouse_secret_arn)
     raise TargetError("a postgres target needs WAREHOUSE_DSN or WAREHOUSE_SECRET_ARN in the load function's environment")
-
-
-def _first_load(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget, run_id: str) -> int | None:
-    """Step 1 of the module docstring: no other run's rows to collide with, the key added last.
-
-    Rows that Rows stamped with this run (every row the same run id) leave the new table holding
-    for the run exactly the rows the COPY stored: that count is returned (counting them again
-    would scan the whole new table, 1.4-2.0 s at scale 1). None: rows that brought their own run
-    column, to be counted."""
-    stamp_later = rows.stamped == run_id and bool(statements.stamp_run)  # every row's run column is run_id, and it is last
-    try:
-        for statement in statements.create_unstamped if stamp_later else statements.create_unkeyed:
-            cur.execute(statement)
-    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
-        raise TransientError(f"target {target.name!r}: table {target.table} was created by another load meanwhile") from exc
-    copied = copy_rows(cur, rows, quote_table(target.table), freeze=True,
-                       columns=[c for c in rows.column_names if c != RUN_COLUMN] if stamp_later else None)
-    for statement in statements.stamp_run if stamp_later else []:
-        cur.execute(statement)
-    try:
-        cur.execute(statements.add_key)
-    except psycopg.errors.UniqueViolation as exc:
-        raise TargetError(f"target {target.name!r}: table {target.table}: duplicate keys within one load: {exc}") from exc
-    return copied if rows.stamped == run_id else None
 
 
 def _replace_run(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget) -> None:
@@ -142,10 +124,11 @@ def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, ru
     require_columns(rows, target.key, target.name)
     statements = warehouse_load(target.table, rows.schema, target.key, "postgres", run_id)
     table = quote_table(target.table)
+    dsn = conninfo(settings)
     try:
-        with psycopg.connect(conninfo(settings), connect_timeout=10) as conn, conn.cursor() as cur:
+        with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
             if not cur.execute(_EXISTS, (table,)).fetchone()[0]:
-                copied = _first_load(cur, rows, statements, target, run_id)
+                copied = first_load(conn, dsn, rows, statements, target, run_id, settings.warehouse_copy_connections)
                 if copied is not None:
                     return copied
             else:

@@ -1,7 +1,8 @@
 """COPY of a load's rows into a PostgreSQL table: batch by batch, binary where exact, on a sending thread.
 
-Its own module so that every way of loading a PostgreSQL table (etl_core.load.postgres)
-sends rows the same way, whichever connection it sends them on.
+Its own module so that every way of loading a PostgreSQL table sends rows the same way,
+whichever connection it sends them on: one connection in one transaction
+(etl_core.load.postgres), or several for a large first load (etl_core.load.postgres_first_load).
 """
 from __future__ import annotations
 
