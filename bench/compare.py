@@ -3,8 +3,9 @@
 Rows/s move with the machine and its load; the ratios project/baseline and project/copy,
 measured in the same run on the same machine, are what can be compared across runs. For each
 scale in both files it prints the older and newer ratio and the change, then each
-contender's median rows/s and peak memory (PSS over its process tree) for context, and for
-the project each function's largest ``Max Memory Used`` (what Lambda reports per sandbox).
+contender's median rows/s, peak memory (PSS over its process tree) and the machine's CPU
+seconds while it ran (where recorded) for context, and for the project each function's
+largest ``Max Memory Used`` (what Lambda reports per sandbox).
 
     .venv/bin/python bench/compare.py                       # the last two in bench/results
     .venv/bin/python bench/compare.py OLD.json NEW.json     # two given files
@@ -29,7 +30,8 @@ def last_two(folder: Path) -> list[Path]:
 
 
 def _median(runs: list[dict], contender: str, field: str) -> float | None:
-    values = [run[field] for run in runs if run["contender"] == contender]
+    """The median of ``field`` over the contender's runs that have it (results before the field was recorded lack it)."""
+    values = [run[field] for run in runs if run["contender"] == contender and field in run]
     return statistics.median(values) if values else None
 
 
@@ -49,7 +51,9 @@ def compare(old: dict, new: dict) -> list[str]:
         for contender in sorted({run["contender"] for run in figures["runs"]}):
             rates = [_median(r["runs"], contender, "rows_per_s") for r in (before, figures)]
             rss = [_median(r["runs"], contender, "peak_rss_mb") for r in (before, figures)]
-            lines.append(f"  {contender:<9} rows/s {_change(rates)}   tree PSS MB {_change(rss)}")
+            cpu = [_median(r["runs"], contender, "cpu_seconds") for r in (before, figures)]
+            used = f"   CPU s {_change(cpu, '.1f')}" if any(x is not None for x in cpu) else ""
+            lines.append(f"  {contender:<9} rows/s {_change(rates)}   tree PSS MB {_change(rss)}{used}")
             functions = [_function_memory(r["runs"], contender) for r in (before, figures)]
             for function in sorted(set(functions[0]) | set(functions[1])):
                 used = [f.get(function) for f in functions]
@@ -57,8 +61,8 @@ def compare(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def _change(pair: list[float | None]) -> str:
-    return " -> ".join("-" if x is None else f"{x:,.0f}" for x in pair)
+def _change(pair: list[float | None], form: str = ",.0f") -> str:
+    return " -> ".join("-" if x is None else format(x, form) for x in pair)
 
 
 def _function_memory(runs: list[dict], contender: str) -> dict[str, float]:

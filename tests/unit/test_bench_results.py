@@ -112,3 +112,17 @@ def test_a_run_reports_the_cores_it_kept_busy(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "CPU 15.0 s, 75% of the machine's cores over the run (0.5 s stolen by the hypervisor)" in out
     assert "CPU   7.20 s ( 90%)" in out and "CPU   7.80 s ( 65%)" in out
+
+
+def test_compare_shows_cpu_where_a_result_recorded_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CPU seconds (recorded since the bench measured them) are compared beside rows/s; an older
+    result without them shows as '-'."""
+    old = result("2026-12-01T03:00:00+00:00", "old", [run("project", 100), run("baseline", 200)])
+    new = result("2026-12-02T03:00:00+00:00", "new", [{**run("project", 150), "cpu_seconds": 44.0},
+                                                      {**run("baseline", 200), "cpu_seconds": 46.5}])
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    compare.main(["--results", str(tmp_path)])
+    out = capsys.readouterr().out.splitlines()
+    assert "  project   rows/s 100 -> 150   tree PSS MB 100 -> 100   CPU s - -> 44.0" in out
+    assert "  baseline  rows/s 200 -> 200   tree PSS MB 100 -> 100   CPU s - -> 46.5" in out
