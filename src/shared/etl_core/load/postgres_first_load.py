@@ -74,7 +74,7 @@ class _SharedBatches:
         self._stopped = True
 
 
-def _created_meanwhile(target: PostgresTarget, exc: Exception) -> TransientError:
+def _created_meanwhile(target: PostgresTarget) -> TransientError:
     return TransientError(f"target {target.name!r}: table {target.table} was created by another load meanwhile")
 
 
@@ -101,20 +101,30 @@ def first_load(conn: psycopg.Connection, dsn: str, rows: Rows, statements: Wareh
     return copied if rows.stamped == run_id else None
 
 
-def _in_one_transaction(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget,
-                        stamp_later: bool, columns: list[str] | None) -> int:
+def _unkeyed(statements: WarehouseLoad, stamp_later: bool) -> tuple[list[str], list[str]]:
+    """The statements creating the table without its key, and those stamping its run column after the COPY."""
+    return (statements.create_unstamped, statements.stamp_run) if stamp_later else (statements.create_unkeyed, [])
+
+
+def _add_key(db: psycopg.Connection | psycopg.Cursor, statements: WarehouseLoad, target: PostgresTarget) -> None:
     try:
-        for statement in statements.create_unstamped if stamp_later else statements.create_unkeyed:
-            cur.execute(statement)
-    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
-        raise _created_meanwhile(target, exc) from exc
-    copied = copy_rows(cur, rows, quote_table(target.table), freeze=True, columns=columns)
-    for statement in statements.stamp_run if stamp_later else []:
-        cur.execute(statement)
-    try:
-        cur.execute(statements.add_key)
+        db.execute(statements.add_key)
     except psycopg.errors.UniqueViolation as exc:
         raise _duplicate_keys(target, exc) from exc
+
+
+def _in_one_transaction(cur: psycopg.Cursor, rows: Rows, statements: WarehouseLoad, target: PostgresTarget,
+                        stamp_later: bool, columns: list[str] | None) -> int:
+    create, stamp = _unkeyed(statements, stamp_later)
+    try:
+        for statement in create:
+            cur.execute(statement)
+    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation) as exc:  # pg_class/pg_type's unique index
+        raise _created_meanwhile(target) from exc
+    copied = copy_rows(cur, rows, quote_table(target.table), freeze=True, columns=columns)
+    for statement in stamp:
+        cur.execute(statement)
+    _add_key(cur, statements, target)
     return copied
 
 
@@ -130,25 +140,22 @@ def _in_parallel(conn: psycopg.Connection, dsn: str, rows: Rows, statements: War
                  stamp_later: bool, columns: list[str] | None, connections: int) -> int:
     """Steps 1-4 of the module docstring; the rows the COPYs stored."""
     name = loading_table(target, run_id)
-    loading = warehouse_load(name, rows.schema, target.key, "postgres", run_id)
+    create, stamp = _unkeyed(warehouse_load(name, rows.schema, target.key, "postgres", run_id), stamp_later)
     table = quote_table(name)
     try:
         with conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in loading.create_unstamped if stamp_later else loading.create_unkeyed:
+            for statement in create:
                 conn.execute(statement)
         copied = _copy_over(dsn, rows, table, columns, connections)
         with conn.transaction():
-            for statement in loading.stamp_run if stamp_later else []:
+            for statement in stamp:
                 conn.execute(statement)
             try:
                 conn.execute(f"ALTER TABLE {table} RENAME TO {quote_ident(target.table.rpartition('.')[2])}")
             except psycopg.errors.DuplicateTable as exc:
-                raise _created_meanwhile(target, exc) from exc
-            try:
-                conn.execute(statements.add_key)
-            except psycopg.errors.UniqueViolation as exc:
-                raise _duplicate_keys(target, exc) from exc
+                raise _created_meanwhile(target) from exc
+            _add_key(conn, statements, target)
     except BaseException:
         _drop(conn, table)
         raise
