@@ -103,8 +103,7 @@ def run_project(scale: str, home: Path, engine: str, dsn: str, pipeline: str = "
     env = json.loads((REPO / "local.env.json").read_text())
     env["Parameters"].update(RAW_URI=str(home / "raw"), PIPELINES_URI=str(BENCH / "pipelines"))
     for setting in function_env or []:
-        function, _, assignment = setting.partition(".")
-        name, _, value = assignment.partition("=")
+        function, name, value = function_setting(setting)
         env.setdefault(function, {})[name] = value
     env_file = home / "env.json"
     env_file.write_text(json.dumps(env))
@@ -160,6 +159,21 @@ def function_max_memory(logs: Path) -> dict[str, int]:
         if used:
             peaks[log.stem] = max(used)
     return peaks
+
+
+def function_setting(text: str) -> tuple[str, str, str]:
+    """``Function.NAME=value`` as (function, name, value); anything else is refused, naming the form."""
+    function, dot, assignment = text.partition(".")
+    name, equals, value = assignment.partition("=")
+    if not (function and dot and name and equals):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FUNCTION.NAME=VALUE, e.g. LoadFunction.WAREHOUSE_COPY_CONNECTIONS=1")
+    return function, name, value
+
+
+def _checked_setting(text: str) -> str:
+    """``--function-env``'s value, kept as given once ``function_setting`` reads it."""
+    function_setting(text)
+    return text
 
 
 def run_contender(contender: str, scale: str, home: Path, engine: str, dsn: str, pipeline: str = "lineitem",
@@ -349,6 +363,7 @@ def main() -> None:
     parser.add_argument("--results", default=str(RESULTS), help="folder of result files (default bench/results)")
     parser.add_argument("--keep", help="keep the runs' folders (lake, staged data) under this folder")
     parser.add_argument("--function-env", action="append", default=[], metavar="FUNCTION.NAME=VALUE",
+                        type=_checked_setting,
                         help="a variable for one of the project's functions, e.g. LoadFunction.WAREHOUSE_COPY_CONNECTIONS=1")
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--scale", help=argparse.SUPPRESS)

@@ -6,6 +6,7 @@ what it prints.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -126,3 +127,12 @@ def test_compare_shows_cpu_where_a_result_recorded_it(tmp_path: Path, capsys: py
     out = capsys.readouterr().out.splitlines()
     assert "  project   rows/s 100 -> 150   tree PSS MB 100 -> 100   CPU s - -> 44.0" in out
     assert "  baseline  rows/s 200 -> 200   tree PSS MB 100 -> 100   CPU s - -> 46.5" in out
+
+
+def test_a_function_setting_is_read_or_refused_by_its_form() -> None:
+    assert bench_pipeline.function_setting("LoadFunction.WAREHOUSE_COPY_CONNECTIONS=1") == (
+        "LoadFunction", "WAREHOUSE_COPY_CONNECTIONS", "1")
+    assert bench_pipeline.function_setting("LoadFunction.EMPTY=") == ("LoadFunction", "EMPTY", "")
+    for bad in ("LoadFunction=1", "LoadFunction.NAME", ".NAME=1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected FUNCTION.NAME=VALUE"):
+            bench_pipeline.function_setting(bad)
