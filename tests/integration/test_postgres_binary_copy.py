@@ -304,3 +304,32 @@ def test_copy_data_waits_in_a_short_queue_and_loads_the_same_rows(warehouse_dsn:
     monkeypatch.setattr(postgres_copy, "SendQueue", postgres_copy.QueuedLibpqWriter)
     assert upsert(rows, target("analytics.long_queue"), settings_for(warehouse_dsn), RUN) == 40_000
     assert as_text(warehouse_dsn, "analytics.short_queue") == as_text(warehouse_dsn, "analytics.long_queue")
+
+
+def test_rows_that_cannot_be_read_are_not_reported_as_rows_that_cannot_be_encoded(
+        warehouse_dsn: str, formats: list[str]) -> None:
+    """A read failure during the COPY (Arrow's error for a corrupt page of the staged object) is
+    the load's error with the read's own cause, rolled back; only the encoding's own failures (a
+    value the sent type cannot hold) are "cannot encode"."""
+    import pgpq
+
+    from etl_core.load.rows import Rows
+
+    readable = Rows.of(ROWS, RUN)
+
+    def unreadable(columns: list[str] | None):
+        yield next(readable.batches(columns))
+        raise pa.ArrowInvalid("Couldn't deserialize thrift: TProtocolException: Invalid data\n"
+                              "Deserializing page header failed.")  # what a corrupt page of a staged object raises
+
+    rows = Rows(readable.schema, readable.num_rows, unreadable, stamped=readable.stamped)
+    with pytest.raises(TargetError, match="^target 'wh': table analytics.typed: Couldn't deserialize thrift") as raised:
+        upsert(rows, TARGET, settings_for(warehouse_dsn), RUN)
+    assert "encode" not in str(raised.value) and formats == ["binary"]
+    assert fetch(warehouse_dsn, "SELECT to_regclass('analytics.typed') IS NULL") == [(True,)]  # rolled back
+
+    narrow = pa.schema([pa.field("id", pa.int8())])
+    encoding = binary_copy.BinaryCopy(pgpq, narrow).encode(iter([pa.record_batch({"id": pa.array([300], pa.int64())})]))
+    assert next(encoding)  # the header
+    with pytest.raises(binary_copy.EncodeError, match="^cannot encode the rows for binary COPY: "):
+        next(encoding)

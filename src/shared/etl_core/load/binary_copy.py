@@ -20,6 +20,7 @@ arm64 layer) every load goes by CSV.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import cache
 from types import ModuleType
@@ -111,17 +112,34 @@ class BinaryCopy:
 
     def encode(self, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
         """The COPY data: header, each batch (cast first where the column is wider) in slices of
-        ``ENCODE_ROWS`` rows, trailer."""
-        try:
+        ``ENCODE_ROWS`` rows, trailer.
+
+        Only the encoding's own failures are EncodeErrors: one raised while ``batches`` reads the
+        rows (an unreadable staged object, a dropped S3 connection) passes as it was raised, so
+        it is not reported as rows that cannot be encoded."""
+        with _encoding():
             encoder = self._pgpq.ArrowToPostgresBinaryEncoder(self.schema)
-            yield encoder.write_header()
-            for batch in batches:
+            header = encoder.write_header()
+        yield header
+        for batch in batches:
+            with _encoding():
                 batch = batch if batch.schema.equals(self.schema) else batch.cast(self.schema)
-                for start in range(0, batch.num_rows, ENCODE_ROWS):
-                    yield encoder.write_batch(batch.slice(start, ENCODE_ROWS))
-            yield encoder.finish()
-        except (ValueError, pa.ArrowException) as exc:
-            raise EncodeError(f"cannot encode the rows for binary COPY: {exc}") from exc
+            for start in range(0, batch.num_rows, ENCODE_ROWS):
+                with _encoding():
+                    piece = encoder.write_batch(batch.slice(start, ENCODE_ROWS))
+                yield piece
+        with _encoding():
+            trailer = encoder.finish()
+        yield trailer
+
+
+@contextlib.contextmanager
+def _encoding() -> Iterator[None]:
+    """pgpq's and Arrow's failures while encoding (a value the column's type cannot hold) as EncodeError."""
+    try:
+        yield
+    except (ValueError, pa.ArrowException) as exc:
+        raise EncodeError(f"cannot encode the rows for binary COPY: {exc}") from exc
 
 
 def binary_copy(cur: psycopg.Cursor, table: str, schema: pa.Schema) -> BinaryCopy | None:

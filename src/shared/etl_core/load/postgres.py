@@ -144,5 +144,5 @@ def upsert(rows: Rows | pa.Table, target: PostgresTarget, settings: Settings, ru
             return cur.execute(statements.count).fetchone()[0]
     except psycopg.OperationalError as exc:
         raise TransientError(f"target {target.name!r}: cannot reach PostgreSQL: {exc}") from exc
-    except (psycopg.Error, EncodeError) as exc:
+    except (psycopg.Error, EncodeError, pa.ArrowException) as exc:  # Arrow's: rows that cannot be read (a damaged object)
         raise TargetError(f"target {target.name!r}: table {target.table}: {exc}") from exc
