@@ -337,7 +337,11 @@ def _release_idle_memory() -> None:
     an Extract environment idled at about 370 MB RSS through the rest of a scale-1 run, 165 MB
     once released. Releasing changes nothing the function sees but page faults when it next
     allocates; Max Memory Used is the process's peak, which this does not lower. Only libraries
-    the function has imported are asked: importing one here would cost what it releases."""
+    the function has imported are asked: importing one here would cost what it releases.
+
+    Arrow's jemalloc pool (``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, LoadFunction's) ignores the
+    request: it purges from a background thread, which jemalloc does not restart in a forked
+    child, so such an environment keeps its free pages for its next invocation to reuse."""
     pyarrow = sys.modules.get("pyarrow")
     if pyarrow is not None:
         pyarrow.default_memory_pool().release_unused()

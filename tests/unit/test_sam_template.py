@@ -201,3 +201,13 @@ def test_globals_merge_matches_aws_sam_translator_on_the_project_template() -> N
         for name in app.resources:
             renamed = re.sub(rf'"{name}[0-9a-f]{{10}}"', f'"{name}"', renamed)
         assert ours["Layers"] == json.loads(renamed), lid
+
+
+def test_the_load_function_allocates_from_jemalloc_where_pyarrow_has_it() -> None:
+    """LoadFunction sets Arrow's jemalloc pool on x86_64 only: pyarrow's arm64 wheels have no
+    jemalloc, and Arrow would warn at every cold start and fall back to mimalloc."""
+    x86 = SamApp(REPO / "template.yaml").functions()
+    arm = SamApp(REPO / "template.yaml", {"Architecture": "arm64"}).functions()
+    assert x86["LoadFunction"].environment["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
+    assert "ARROW_DEFAULT_MEMORY_POOL" not in arm["LoadFunction"].environment
+    assert all("ARROW_DEFAULT_MEMORY_POOL" not in fn.environment for name, fn in x86.items() if name != "LoadFunction")
