@@ -208,6 +208,31 @@ def test_a_full_collection_in_a_forked_environment_leaves_the_servers_pages_shar
     assert max(copied) <= 2, copied
 
 
+POOLS = ("import os, threading\nimport pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as csv\n\n"
+         "def native():\n    return len(os.listdir('/proc/self/task')) - threading.active_count()\n\n"
+         "def handler(event, context):\n    idle = native()\n"
+         "    if event['work']:\n"
+         "        text = ''.join(f'{i},{i * 7 % 1000}\\n' for i in range(400_000)).encode()\n"
+         "        csv.read_csv(pa.BufferReader(b'a,b\\n' + text), read_options=csv.ReadOptions(block_size=1 << 16))\n"
+         "    return {'idle': idle, 'busy': native(), 'pools': [pa.cpu_count(), pa.io_thread_count()]}\n")
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh"])
+def test_an_idle_environment_ends_the_arrow_pool_threads_it_no_longer_needs(tmp_path: Path, fork_server: bool) -> None:
+    """Between invocations the surplus threads of Arrow's CPU and I/O pools exit (their allocator
+    pages go back with them: see lambda_worker._IdlePools), the pools keep their sizes, and
+    the next invocation's work starts threads again."""
+    fn = _function(tmp_path, "Fn", _layer(tmp_path, "pyarrow\n"), code=POOLS)
+    with LambdaHost({"Fn": fn}, lambda name: {}, tmp_path / "logs", fork_server=fork_server) as host:
+        first = host.value("Fn", {"work": True})
+        second = host.value("Fn", {"work": True})
+        third = host.value("Fn", {"work": False})
+    assert first["busy"] >= first["idle"] + 2  # the CSV reader ran on more than one pool thread
+    assert second["idle"] < first["busy"] and third["idle"] < second["busy"]  # some ended while idle
+    assert second["busy"] > second["idle"]  # and the next invocation's work started them again
+    assert first["pools"] == second["pools"] == third["pools"]
+
+
 def test_from_the_build_the_server_preloads_what_the_layer_folder_holds(tmp_path: Path) -> None:
     """--from-build: a preload candidate is the layer's when its package is in the layer's python/ folder."""
     build = tmp_path / ".aws-sam" / "build"
