@@ -103,6 +103,22 @@ def read_bytes(uri: str) -> bytes:
 
 
 @contextlib.contextmanager
+def _reading(uri: str) -> Iterator[None]:
+    """Arrow's error for an object it cannot read (a damaged page: "Corrupt Lz4 compressed data",
+    "Deserializing page header failed"; a truncated footer: "Parquet magic bytes not found")
+    names no object: this one does, as the same kind of error."""
+    try:
+        yield
+    except OSError as exc:
+        if uri in str(exc):
+            raise
+        message = f"cannot read {uri}: {exc.strerror or exc}"
+        raise (OSError(exc.errno, message) if exc.errno else OSError(message)) from exc
+    except pa.ArrowInvalid as exc:
+        raise pa.ArrowInvalid(f"cannot read {uri}: {exc}") from exc
+
+
+@contextlib.contextmanager
 def _publishing(fs: pafs.FileSystem, tmp: str, uri: str) -> Iterator[None]:
     """A failed write leaves no temporary file behind, and its OS error (a full disk, a
     read-only or denied folder) names the object it was writing."""
@@ -225,7 +241,10 @@ class ParquetParts:
         self._fs, self._paths = _parquet_paths(uri)
         #: The objects read, as URIs, in the order their rows come.
         self.objects = [f"s3://{p}" if uri.startswith("s3://") else p for p in self._paths]
-        footers = [pq.read_metadata(p, filesystem=self._fs) for p in self._paths]
+        footers = []
+        for path, name in zip(self._paths, self.objects):
+            with _reading(name):
+                footers.append(pq.read_metadata(path, filesystem=self._fs))
         self.schema: pa.Schema = footers[0].schema.to_arrow_schema()
         self.num_rows = sum(f.num_rows for f in footers)
         #: (object, row group, its first row in the run, its rows), in run order: where ``rows`` finds a row.
@@ -272,7 +291,7 @@ class ParquetParts:
 
     def _batches(self, columns: list[str] | None, start: int) -> Iterator[pa.Table]:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
-        for path in self._paths:
+        for path, name in zip(self._paths, self.objects):
             groups = [(group, first, rows) for at, group, first, rows in self._groups if at == path and first + rows > start]
             if not groups:
                 continue
@@ -283,7 +302,12 @@ class ParquetParts:
                 # object grew with the object (about 2 MB a batch: 2 GB at 60 million rows).
                 for group, first, _ in groups:
                     skip = max(start - first, 0)  # rows of the group before ``start``
-                    for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns, row_groups=[group]):
+                    batches = parquet.iter_batches(batch_size=self.batch_rows, columns=columns, row_groups=[group])
+                    while True:
+                        with _reading(name):
+                            batch = next(batches, None)
+                        if batch is None:
+                            break
                         if skip >= batch.num_rows:
                             skip -= batch.num_rows
                             continue

@@ -288,3 +288,40 @@ def test_the_load_names_the_target_and_the_file_a_full_disk_stopped(tmp_path: Pa
     use_fs(monkeypatch, FullDiskFS(crash_at=None))
     with pytest.raises(TargetError, match=rf"target 'processed' \(lake_parquet\): cannot write {tmp_path}/lake/processed/_publishing/.*No space left on device"):
         load_target(spec, "processed", layout, Settings.from_env())
+
+
+def test_a_damaged_valid_object_is_the_loads_error_naming_the_target_and_the_object(tmp_path: Path) -> None:
+    """A valid object Arrow cannot read (a damaged page, a truncated footer: what a disk or a
+    partial copy leaves) fails the load with an error naming the target and the object, as
+    TargetError (no stack trace for a person to read), and the lake keeps its published run."""
+    import re
+
+    from etl_core.errors import TargetError
+    from etl_core.layout import RunLayout
+    from etl_core.load import load_target
+    from etl_core.settings import Settings
+    from etl_core.spec import parse_spec
+
+    spec = parse_spec(
+        "pipeline: demo\nsources: [{name: s, type: s3, uri: x, format: csv, columns: {day: string, v: int64}}]\n"
+        "transform: {sql: demo.sql}\n"
+        'targets: [{name: processed, type: lake_parquet, uri: "{lake_uri}/processed", partition_by: [day]}]\n',
+        "demo.yaml",
+    )
+    layout = RunLayout(str(tmp_path / "lake"), "demo", RUN)
+    published = str(tmp_path / "lake" / "processed")
+    write_partitioned(OLD, published, ["day"], RUN)
+    valid = Path(storage.join(layout.validated, "part-0.parquet"))
+    storage.write_parquet(str(valid), NEW.drop_columns(["etl_run_id"]))
+    whole = valid.read_bytes()
+    prefix = rf"^target 'processed' \(lake_parquet\): cannot read {re.escape(str(valid))}: "
+
+    valid.write_bytes(whole[:4] + b"\xff" * 16 + whole[20:])  # the first page's header
+    with pytest.raises(TargetError, match=prefix + "(?s:.*)Deserializing page header failed"):
+        load_target(spec, "processed", layout, Settings.from_env())
+    assert visible(published) == by_partition(OLD)
+
+    valid.write_bytes(whole[:-8])  # the footer's length and magic bytes cut off
+    with pytest.raises(TargetError, match=prefix + "(?s:.*)magic bytes not found"):
+        load_target(spec, "processed", layout, Settings.from_env())
+    assert visible(published) == by_partition(OLD)

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import pyarrow as pa
 from aws_lambda_powertools import Logger, Tracer
 
 from etl_core.errors import TargetError
@@ -97,10 +98,12 @@ def load_identity(spec: PipelineSpec, pipeline: str, run_id: str, target_name: s
 def load_target(spec: PipelineSpec, target_name: str, layout: RunLayout, settings: Settings) -> dict:
     """Replace the run's rows in the target; ``rows`` is what the target holds for the run afterwards."""
     target = spec.target(target_name)
-    rows = Rows.validated(layout.validated, layout.run_id)
     logger.debug("loading target", extra={"target": target.name, "type": target.type})
     try:
+        rows = Rows.validated(layout.validated, layout.run_id)
         result = LOADERS[target.type](rows, target, LoadContext(spec, layout, settings))
-    except OSError as exc:  # a full disk, a read-only or denied folder: say which target, and where
+    except OSError as exc:  # a full disk, a read-only or denied folder, a damaged object: say which target, and where
         raise TargetError(f"target {target.name!r} ({target.type}): {exc.strerror or exc}") from exc
+    except pa.ArrowInvalid as exc:  # an object Arrow cannot read, or a value the target's type cannot hold
+        raise TargetError(f"target {target.name!r} ({target.type}): {exc}") from exc
     return {"target": target.name, "type": target.type, "status": LOADED, **result}
