@@ -270,11 +270,9 @@ def test_a_failed_object_write_leaves_no_temporary_file_and_names_the_object(tmp
     assert list((tmp_path / "aggregated" / "run_id=r").iterdir()) == []
 
 
-def test_the_load_names_the_target_and_the_file_a_full_disk_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl_core.errors import TargetError
+def _demo_load(tmp_path: Path):
+    """A pipeline with one lake_parquet target (``processed``, partitioned by ``day``) and its run's layout."""
     from etl_core.layout import RunLayout
-    from etl_core.load import load_target
-    from etl_core.settings import Settings
     from etl_core.spec import parse_spec
 
     spec = parse_spec(
@@ -283,7 +281,15 @@ def test_the_load_names_the_target_and_the_file_a_full_disk_stopped(tmp_path: Pa
         'targets: [{name: processed, type: lake_parquet, uri: "{lake_uri}/processed", partition_by: [day]}]\n',
         "demo.yaml",
     )
-    layout = RunLayout(str(tmp_path / "lake"), "demo", RUN)
+    return spec, RunLayout(str(tmp_path / "lake"), "demo", RUN)
+
+
+def test_the_load_names_the_target_and_the_file_a_full_disk_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl_core.errors import TargetError
+    from etl_core.load import load_target
+    from etl_core.settings import Settings
+
+    spec, layout = _demo_load(tmp_path)
     storage.write_parquet(storage.join(layout.validated, "part-0.parquet"), NEW.drop_columns(["etl_run_id"]))
     use_fs(monkeypatch, FullDiskFS(crash_at=None))
     with pytest.raises(TargetError, match=rf"target 'processed' \(lake_parquet\): cannot write {tmp_path}/lake/processed/_publishing/.*No space left on device"):
@@ -297,18 +303,10 @@ def test_a_damaged_valid_object_is_the_loads_error_naming_the_target_and_the_obj
     import re
 
     from etl_core.errors import TargetError
-    from etl_core.layout import RunLayout
     from etl_core.load import load_target
     from etl_core.settings import Settings
-    from etl_core.spec import parse_spec
 
-    spec = parse_spec(
-        "pipeline: demo\nsources: [{name: s, type: s3, uri: x, format: csv, columns: {day: string, v: int64}}]\n"
-        "transform: {sql: demo.sql}\n"
-        'targets: [{name: processed, type: lake_parquet, uri: "{lake_uri}/processed", partition_by: [day]}]\n',
-        "demo.yaml",
-    )
-    layout = RunLayout(str(tmp_path / "lake"), "demo", RUN)
+    spec, layout = _demo_load(tmp_path)
     published = str(tmp_path / "lake" / "processed")
     write_partitioned(OLD, published, ["day"], RUN)
     valid = Path(storage.join(layout.validated, "part-0.parquet"))
