@@ -231,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     name = args.name or str(uuid.uuid4())
     try:
         result = runtime.run(execution_input, name=name, machine=machine, tasks=tasks,
-                             on_event=_progress(args, machine.definition))
+                             on_event=_progress(args, machine.definition), release_unreachable=True)
     except KeyboardInterrupt:
         return _interrupted(name)
     print(json.dumps(describe(result), indent=2) if args.json else _summary(result))

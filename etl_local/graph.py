@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl_local.reachable import transitions
+
 NODE_W, NODE_H = 180, 38
 GAP_X, GAP_Y = 26, 44
 PAD, HEADER = 14, 28
@@ -144,22 +146,6 @@ class Box:
             child.move(dx, dy)
 
 
-def _transitions(state: dict[str, Any]) -> list[tuple[str, str]]:
-    """(target, kind) of a state's transitions: next, choice, default, catch."""
-    found = []
-    if isinstance(state.get("Next"), str):
-        found.append((state["Next"], "next"))
-    for choice in state.get("Choices", []):
-        if isinstance(choice, dict) and isinstance(choice.get("Next"), str):
-            found.append((choice["Next"], "choice"))
-    if isinstance(state.get("Default"), str):
-        found.append((state["Default"], "choice"))
-    for catcher in state.get("Catch", []):
-        if isinstance(catcher, dict) and isinstance(catcher.get("Next"), str):
-            found.append((catcher["Next"], "catch"))
-    return found
-
-
 def _ranks(program: dict[str, Any]) -> dict[str, int]:
     """Each state's row: the longest path to it over edges that go down the definition.
 
@@ -171,7 +157,7 @@ def _ranks(program: dict[str, Any]) -> dict[str, int]:
     index = {name: position for position, name in enumerate(states)}
     rank = {name: 0 for name in states}
     for name in states:  # definition order is a topological order of the forward edges
-        for target, _ in _transitions(states[name]):
+        for target, _ in transitions(states[name]):
             if target in states and index[target] > index[name]:
                 rank[target] = max(rank[target], rank[name] + 1)
     return rank
@@ -181,7 +167,7 @@ def _order_rows(rows: dict[int, list[str]], states: dict[str, Any]) -> None:
     """Order each row by where its states' predecessors sit (the barycenter heuristic): fewer crossings."""
     predecessors: dict[str, list[str]] = {name: [] for name in states}
     for name, state in states.items():
-        for target, kind in _transitions(state):
+        for target, kind in transitions(state):
             if target in predecessors and kind != "catch":
                 predecessors[target].append(name)
     position: dict[str, float] = {}
@@ -238,7 +224,7 @@ def layout(program: dict[str, Any]) -> Box:
     block = Box("", "Block", 0, 0, width, max(y - GAP_Y, NODE_H))
     block.children = [boxes[name] for name in states]
     block.edges = [(name, target, kind) for name, state in states.items()
-                   for target, kind in _transitions(state) if target in states]
+                   for target, kind in transitions(state) if target in states]
     return block
 
 

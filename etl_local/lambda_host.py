@@ -679,6 +679,12 @@ class LambdaHost:
         """Invoke and decode the JSON response (what `sam local invoke` prints)."""
         return self.invoke(name_or_arn, event).value()
 
+    def retire(self, names: set[str]) -> None:
+        """Stop the idle environments of these functions (logical ids) now: the caller knows
+        nothing will invoke them again (etl_local.reachable). A busy one finishes its invocation
+        and is kept; a later invocation would be a cold start, as after Lambda reclaims one."""
+        _stop_idle({name: pool for name, pool in self._pools.items() if name in names})
+
     def close(self) -> None:
         """Stop every environment (idle ones at once; busy ones when their invocation ends)."""
         self._closed = True

@@ -39,6 +39,7 @@ from etl_local.dynamodb import DynamoDBEndpoint, DynamoDBTasks
 from etl_local.integrations import LocalEmrServerless, LocalGlue, LocalMessaging
 from etl_local.lambda_host import LambdaHost
 from etl_local.names import check_execution_name
+from etl_local.reachable import reachable_functions, top_level_names
 from etl_local.sam_template import LocalEnv, SamApp, TemplateError
 from etl_local.store import ExecutionStore
 from etl_local.warehouse import apply_sql, start_postgres
@@ -226,12 +227,15 @@ class LocalRuntime:
         machine: StateMachine | None = None,
         tasks: TaskRegistry | None = None,
         clock: Clock | None = None,
+        release_unreachable: bool = False,
     ) -> ExecutionResult:
         """Start an execution, wait for it, persist it; returns the engine's ExecutionResult.
 
         ``machine`` runs another definition than the template's (``etl serve``'s
         CreateStateMachine), ``tasks`` replaces the task registry (a MockConfigFile test case
-        wraps it) and ``clock`` the runtime's clock (a stoppable one).
+        wraps it) and ``clock`` the runtime's clock (a stoppable one). ``release_unreachable``:
+        this is the process's only execution (``etl run``), so the idle environments of the
+        functions it can no longer reach are stopped as it goes (etl_local.reachable).
         """
         machine = machine or self.state_machine(state_machine)
         name = check_execution_name(name or str(uuid.uuid4()))
@@ -245,11 +249,30 @@ class LocalRuntime:
         with self.store.begin(started) as journal:
             result = machine.execute(
                 execution_input, name=name, tasks=tasks or self.task_registry(), clock=clock or self._clock(),
-                on_event=_journaling(journal, on_event),
+                on_event=self._releasing(machine.definition, _journaling(journal, on_event)) if release_unreachable
+                else _journaling(journal, on_event),
                 s3=self.buckets,
             )
         self._save(result)
         return result
+
+    def _releasing(self, definition: dict[str, Any], on_event: Callable[[dict], None]) -> Callable[[dict], None]:
+        """``on_event`` that also, as the execution enters a top-level state, stops the idle
+        environments of every function no state reachable from there can invoke."""
+        top = top_level_names(definition)
+
+        def record(event: dict) -> None:
+            on_event(event)
+            details = event.get("stateEnteredEventDetails")
+            if details is None or details.get("name") not in top:
+                return
+            try:
+                keep = {self.host.resolve(function).logical_id for function in reachable_functions(definition, details["name"])}
+            except KeyError:  # a function chosen at run time (ANY), or one the template lacks: keep them all
+                return
+            self.host.retire(set(self.host.functions) - keep)
+
+        return record
 
     def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None,
                 machine: StateMachine | None = None, tasks: TaskRegistry | None = None,
