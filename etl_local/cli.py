@@ -250,7 +250,8 @@ def _add_redrive(sub) -> None:
 def cmd_redrive(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     try:
-        result = runtime.redrive(args.execution, from_state=args.from_state, on_event=_progress(args, runtime.state_machine().definition))
+        result = runtime.redrive(args.execution, from_state=args.from_state, on_event=_progress(args, runtime.state_machine().definition),
+                                 release_unreachable=True)
     except (KeyError, ValueError) as exc:
         raise SystemExit(f"etl: {exc.args[0]}") from None
     except KeyboardInterrupt:

@@ -249,16 +249,19 @@ class LocalRuntime:
         with self.store.begin(started) as journal:
             result = machine.execute(
                 execution_input, name=name, tasks=tasks or self.task_registry(), clock=clock or self._clock(),
-                on_event=self._releasing(machine.definition, _journaling(journal, on_event)) if release_unreachable
-                else _journaling(journal, on_event),
+                on_event=self._recorder(machine, _journaling(journal, on_event), release_unreachable),
                 s3=self.buckets,
             )
         self._save(result)
         return result
 
-    def _releasing(self, definition: dict[str, Any], on_event: Callable[[dict], None]) -> Callable[[dict], None]:
-        """``on_event`` that also, as the execution enters a top-level state, stops the idle
-        environments of every function no state reachable from there can invoke."""
+    def _recorder(self, machine: StateMachine, on_event: Callable[[dict], None], release_unreachable: bool) -> Callable[[dict], None]:
+        """``on_event`` that also, if ``release_unreachable``, stops as the execution enters a
+        top-level state the idle environments of every function no state reachable from there
+        can invoke."""
+        if not release_unreachable:
+            return on_event
+        definition = machine.definition
         top = top_level_names(definition)
 
         def record(event: dict) -> None:
@@ -276,13 +279,14 @@ class LocalRuntime:
 
     def redrive(self, name: str, *, from_state: str | None = None, on_event: Callable[[dict], None] | None = None,
                 machine: StateMachine | None = None, tasks: TaskRegistry | None = None,
-                clock: Clock | None = None) -> ExecutionResult:
+                clock: Clock | None = None, release_unreachable: bool = False) -> ExecutionResult:
         """Resume a failed (or killed) execution without re-running the states that completed.
 
         Like AWS's RedriveExecution it keeps the execution's name, input and history and
         continues at the unsuccessful step. That step is the last top-level state that
         failed (its failure may have been caught and routed to an error path), the state a
         killed process was in, or ``from_state`` when given; its recorded input is reused.
+        ``release_unreachable`` as for ``run`` (``etl redrive``, one execution per process).
         """
         record = self.store.load(name)
         description = record["execution"]
@@ -293,7 +297,7 @@ class LocalRuntime:
         with self.store.begin({**description, "startDate": description["startDate"]}) as journal:
             result = machine.execute(
                 previous.input, tasks=tasks or self.task_registry(), clock=clock or self._clock(),
-                on_event=_journaling(journal, on_event), redrive_from=previous,
+                on_event=self._recorder(machine, _journaling(journal, on_event), release_unreachable), redrive_from=previous,
                 s3=self.buckets,
             )
         self._save(result)

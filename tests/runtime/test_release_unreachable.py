@@ -17,6 +17,8 @@ HANDLER = textwrap.dedent("""
     import os
 
     def handler(event, context):
+        if os.path.exists(event.get("fail_if", "")):
+            raise RuntimeError("told to fail")
         alive = []
         for pid in event.get("pids", []):
             try:
@@ -80,6 +82,29 @@ def test_an_environment_stops_once_its_function_is_unreachable(project: Path, re
     first, second, third = (result.output[k] for k in ("first", "second", "third"))
     assert second["alive"] == ([] if release else [first["pid"]])
     assert third["pid"] == second["pid"] and third["alive"] == [second["pid"]]  # warm, in Second's environment
+
+
+@pytest.mark.parametrize("release", [True, False], ids=["etl redrive", "serving"])
+def test_a_redrive_stops_the_environments_of_the_states_it_leaves_behind(project: Path, release: bool) -> None:
+    """The first run fails at Second; redriven, it resumes there, where Early is unreachable:
+    Early's environment, warm from the first run, stops (``etl redrive``) or stays."""
+    marker = project / "fail"
+    marker.touch()
+    definition = {"StartAt": "First", "States": {
+        "First": {**_invoke("Early", None, "$.first"), "Catch": [], "Next": "Second"},
+        "Second": {**_invoke("Late", "$.first.pid", "$.second"), "Catch": [], "End": True},
+    }}
+    definition["States"]["Second"]["Parameters"]["Payload"]["fail_if"] = str(marker)
+    runtime = LocalRuntime(project, home=project / "home")
+    try:
+        failed = runtime.run({}, machine=StateMachine(definition), name="once")
+        assert failed.status == "FAILED"
+        marker.unlink()
+        result = runtime.redrive("once", machine=StateMachine(definition), release_unreachable=release)
+    finally:
+        runtime.close()
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["second"]["alive"] == ([] if release else [result.output["first"]["pid"]])
 
 
 def test_reach_follows_every_transition_of_a_run_that_goes_well_and_every_nested_state() -> None:
