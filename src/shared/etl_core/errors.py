@@ -6,6 +6,9 @@ names. Keep them stable: renaming one is a breaking change to the deployed defin
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 
 class EtlError(Exception):
     """Base of every error the pipeline raises on purpose."""
@@ -45,3 +48,17 @@ class RunInProgress(EtlError):
 
 class ConservationError(EtlError):
     """Rows appeared or vanished between stages: the run must not publish its counts."""
+
+
+@contextlib.contextmanager
+def naming(path: str, doing: str) -> Iterator[None]:
+    """An OS error inside says which file or object it hit (``cannot write s3://b/k: No space
+    left on device``): pyarrow's own messages for a failed write or read ("Error writing bytes
+    to file", "Corrupt Lz4 compressed data") name none. Same errno, so the same OSError kind;
+    an error that names ``path`` already passes as it is. ``doing``: "write", "read"."""
+    try:
+        yield
+    except OSError as exc:
+        if path in str(exc):
+            raise
+        raise OSError(exc.errno, f"cannot {doing} {path}: {exc.strerror or exc}") from exc

@@ -38,7 +38,6 @@ CPU second it spends is one PostgreSQL does not get. Hence:
 """
 from __future__ import annotations
 
-import contextlib
 import posixpath
 from typing import Iterable, Iterator
 
@@ -47,6 +46,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from etl_core.errors import naming
 
 #: The lake's codec: pyarrow's and Spark's default.
 CODEC = "snappy"
@@ -65,18 +66,6 @@ CHUNK_BYTES = 128 * 1024 * 1024
 
 #: Rows of the first batch that ``dictionary_columns`` judges by (written twice, in memory).
 SAMPLE_ROWS = 64 * 1024
-
-
-@contextlib.contextmanager
-def _naming(path: str) -> Iterator[None]:
-    """An OS error (a full disk, a read-only or denied folder) says which file it hit: pyarrow's
-    own message for a failed write ("Error writing bytes to file") names none."""
-    try:
-        yield
-    except OSError as exc:
-        if path in str(exc):
-            raise
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def dictionary_columns(sample: pa.Table) -> list[str]:
@@ -103,7 +92,7 @@ class _PartitionFile:
         self.rows = 0
         self._held: list[pa.RecordBatch] = []  # slices of the chunk's batches
         self._own: list[pa.RecordBatch] = []  # copies, made when a chunk ended
-        with _naming(path):
+        with naming(path, "write"):
             fs.create_dir(posixpath.dirname(path), recursive=True)
             self._writer = pq.ParquetWriter(path, schema, filesystem=fs, use_dictionary=dictionary, **WRITE)
 
@@ -126,13 +115,13 @@ class _PartitionFile:
 
     def flush(self) -> None:
         if self.rows:
-            with _naming(self.path):
+            with naming(self.path, "write"):
                 self._writer.write_table(pa.Table.from_batches(self._own + self._held), row_group_size=self.rows)
         self._held, self._own, self.rows = [], [], 0
 
     def close(self) -> None:
         self.flush()
-        with _naming(self.path):
+        with naming(self.path, "write"):
             self._writer.close()
 
     def abandon(self) -> None:

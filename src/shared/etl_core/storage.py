@@ -18,7 +18,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl_core.background import InOrder, read_ahead
-from etl_core.errors import SourceNotFound
+from etl_core.errors import SourceNotFound, naming
 from etl_core.settings import Settings
 
 
@@ -108,12 +108,8 @@ def _reading(uri: str) -> Iterator[None]:
     "Deserializing page header failed"; a truncated footer: "Parquet magic bytes not found")
     names no object: this one does, as the same kind of error."""
     try:
-        yield
-    except OSError as exc:
-        if uri in str(exc):
-            raise
-        message = f"cannot read {uri}: {exc.strerror or exc}"
-        raise (OSError(exc.errno, message) if exc.errno else OSError(message)) from exc
+        with naming(uri, "read"):
+            yield
     except pa.ArrowInvalid as exc:
         raise pa.ArrowInvalid(f"cannot read {uri}: {exc}") from exc
 
@@ -122,17 +118,16 @@ def _reading(uri: str) -> Iterator[None]:
 def _publishing(fs: pafs.FileSystem, tmp: str, uri: str) -> Iterator[None]:
     """A failed write leaves no temporary file behind, and its OS error (a full disk, a
     read-only or denied folder) names the object it was writing."""
-    try:
-        yield
-    except BaseException as exc:
+    with naming(uri, "write"):
         try:
-            if fs.get_file_info(tmp).type == pafs.FileType.File:
-                fs.delete_file(tmp)
-        except OSError:
-            pass  # the first failure is the one to report
-        if isinstance(exc, OSError) and uri not in str(exc):
-            raise OSError(exc.errno, f"cannot write {uri}: {exc.strerror or exc}") from exc
-        raise
+            yield
+        except BaseException:
+            try:
+                if fs.get_file_info(tmp).type == pafs.FileType.File:
+                    fs.delete_file(tmp)
+            except OSError:
+                pass  # the first failure is the one to report
+            raise
 
 
 def write_bytes(uri: str, data: bytes) -> None:
