@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -308,15 +309,14 @@ def test_copy_data_waits_in_a_short_queue_and_loads_the_same_rows(warehouse_dsn:
     assert as_text(warehouse_dsn, "analytics.short_queue") == as_text(warehouse_dsn, "analytics.long_queue")
 
 
-def _send_buffer(sock_or_fd) -> int:
-    fd = sock_or_fd if isinstance(sock_or_fd, int) else sock_or_fd.fileno()
+def _send_buffer(fd: int) -> int:
     with socket.socket(fileno=os.dup(fd)) as sock:
         return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
 
 
 def _widened() -> int:
     """What the kernel makes of a request for ``SEND_BUFFER_BYTES`` (clamped to wmem_max, then doubled)."""
-    wmem_max = int(open("/proc/sys/net/core/wmem_max").read())
+    wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
     return 2 * min(postgres_copy.SEND_BUFFER_BYTES, wmem_max)
 
 
@@ -324,15 +324,15 @@ def test_a_unix_socket_gets_a_wider_send_buffer_and_a_tcp_socket_keeps_its_own()
     """Linux tunes a TCP connection's buffer itself (setting one would stop that); a Unix socket keeps 208 KB unless told."""
     unix, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with unix, peer:
-        before = _send_buffer(unix)
+        before = _send_buffer(unix.fileno())
         postgres_copy.widen_send_buffer(unix.fileno())
-        assert _send_buffer(unix) == max(before, _widened()) > before
+        assert _send_buffer(unix.fileno()) == max(before, _widened()) > before
         assert unix.send(b"still open") == 10 and peer.recv(10) == b"still open"  # the duplicate was closed, not the socket
     with socket.create_server(("127.0.0.1", 0)) as server:
         with socket.create_connection(server.getsockname()) as tcp, server.accept()[0]:
-            before = _send_buffer(tcp)
+            before = _send_buffer(tcp.fileno())
             postgres_copy.widen_send_buffer(tcp.fileno())
-            assert _send_buffer(tcp) == before
+            assert _send_buffer(tcp.fileno()) == before
 
 
 def test_a_copy_over_a_unix_socket_widens_its_send_buffer(warehouse_dsn: str) -> None:
