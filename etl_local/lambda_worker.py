@@ -345,7 +345,7 @@ def _release_idle_memory(pools: _IdlePools) -> None:
     Arrow's pool threads sleep until the next invocation: so the pools are first shrunk to one
     thread each, the others exit (``_IdlePools``), and then the pool is asked to release.
 
-    Arrow's jemalloc pool (``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, LoadFunction's) ignores the
+    Arrow's jemalloc pool (``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, the template's on x86_64) ignores the
     request: it purges from a background thread, which jemalloc does not restart in a forked
     child, so such an environment keeps its free pages for its next invocation to reuse."""
     pyarrow = sys.modules.get("pyarrow")

@@ -203,11 +203,12 @@ def test_globals_merge_matches_aws_sam_translator_on_the_project_template() -> N
         assert ours["Layers"] == json.loads(renamed), lid
 
 
-def test_the_load_function_allocates_from_jemalloc_where_pyarrow_has_it() -> None:
-    """LoadFunction sets Arrow's jemalloc pool on x86_64 only: pyarrow's arm64 wheels have no
-    jemalloc, and Arrow would warn at every cold start and fall back to mimalloc."""
+def test_every_function_allocates_from_jemalloc_where_pyarrow_has_it() -> None:
+    """Every function sets Arrow's jemalloc pool (the Globals' environment, merged into each
+    function's own) on x86_64 only: pyarrow's arm64 wheels have no jemalloc, and Arrow would warn
+    at every cold start and fall back to mimalloc."""
     x86 = SamApp(REPO / "template.yaml").functions()
     arm = SamApp(REPO / "template.yaml", {"Architecture": "arm64"}).functions()
-    assert x86["LoadFunction"].environment["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
-    assert "ARROW_DEFAULT_MEMORY_POOL" not in arm["LoadFunction"].environment
-    assert all("ARROW_DEFAULT_MEMORY_POOL" not in fn.environment for name, fn in x86.items() if name != "LoadFunction")
+    assert x86 and {name: fn.environment.get("ARROW_DEFAULT_MEMORY_POOL") for name, fn in x86.items()} == dict.fromkeys(x86, "jemalloc")
+    assert arm and all("ARROW_DEFAULT_MEMORY_POOL" not in fn.environment for fn in arm.values())
+    assert all("IDEMPOTENCY_TABLE" in fn.environment for fn in x86.values())  # merged with, not replaced by, a function's own
