@@ -211,4 +211,5 @@ def test_every_function_allocates_from_jemalloc_where_pyarrow_has_it() -> None:
     arm = SamApp(REPO / "template.yaml", {"Architecture": "arm64"}).functions()
     assert x86 and {name: fn.environment.get("ARROW_DEFAULT_MEMORY_POOL") for name, fn in x86.items()} == dict.fromkeys(x86, "jemalloc")
     assert arm and all("ARROW_DEFAULT_MEMORY_POOL" not in fn.environment for fn in arm.values())
-    assert all("IDEMPOTENCY_TABLE" in fn.environment for fn in x86.values())  # merged with, not replaced by, a function's own
+    # merged with each function's own variables, not replaced by them (every function names its service)
+    assert all(fn.environment.get("POWERTOOLS_SERVICE_NAME", "").startswith("etl-") for fn in x86.values())
