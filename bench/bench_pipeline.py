@@ -13,7 +13,8 @@ fresh process:
 Repeats are interleaved (each round starts with the next contender). It prints rows/s,
 seconds per stage and peak RSS for each run, and per scale
 ``scale S ratio project/baseline = X.XX`` and ``scale S ratio project/copy = X.XX`` (from each
-contender's median rows/s), and writes everything with the machine's cores, memory and
+contender's median rows/s), then ``scale S ratio baseline/copy = X.XX`` (the yardsticks against
+each other, see ``RATIOS``), and writes everything with the machine's cores, memory and
 load to ``bench/results/<date>-<commit>.json``; ``bench/compare.py`` compares the last two.
 
 Peak memory is the contender's whole process tree (its process and every descendant: the
@@ -55,7 +56,12 @@ STAGES = ["Plan", "ExtractSources", "TransformInLambda", "TransformOnGlue", "Val
 CONTENDERS = ["project", "baseline", "copy"]
 #: Each contender's table in the shared PostgreSQL (the project's is its spec's target).
 TABLES = {"project": "bench.lineitem", "baseline": "bench_baseline.lineitem", "copy": "bench_copy.lineitem"}
-RATIOS = {"project/baseline": ("project", "baseline"), "project/copy": ("project", "copy")}
+#: The issue's two ratios, and the yardsticks' own: how near the hand-written pipeline, which
+#: does a part of the project's work in one process, comes to PostgreSQL's own COPY in the same
+#: run. ``project/copy`` can only pass its 0.8 where a pipeline doing more than the baseline
+#: beats the baseline's own standing against COPY, so every run shows that standing beside it.
+RATIOS = {"project/baseline": ("project", "baseline"), "project/copy": ("project", "copy"),
+          "baseline/copy": ("baseline", "copy")}
 
 
 #: What the machine's CPUs spent working, from /proc/stat (psutil.cpu_times): steal (time the
@@ -304,7 +310,7 @@ def median_rate(runs: list[dict], contender: str) -> float | None:
 
 
 def ratios(runs: list[dict]) -> dict[str, float]:
-    """project/baseline and project/copy from each contender's median rows/s."""
+    """``RATIOS`` from each contender's median rows/s (a ratio whose two contenders both ran)."""
     found = {}
     for name, (top, bottom) in RATIOS.items():
         a, b = median_rate(runs, top), median_rate(runs, bottom)

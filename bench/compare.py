@@ -1,7 +1,7 @@
 """Compare the last two benchmark results (bench/results/*.json) by their ratios.
 
-Rows/s move with the machine and its load; the ratios project/baseline and project/copy,
-measured in the same run on the same machine, are what can be compared across runs. For each
+Rows/s move with the machine and its load; the ratios (project/baseline, project/copy and the
+yardsticks' own baseline/copy), measured in the same run on the same machine, are what can be compared across runs. For each
 scale in both files it prints the older and newer ratio and the change, then each
 contender's median rows/s, peak memory (PSS over its process tree) and the machine's CPU
 seconds while it ran (where recorded) for context, and for the project each function's
@@ -47,7 +47,7 @@ def compare(old: dict, new: dict) -> list[str]:
         for name, value in figures["ratios"].items():
             was = before["ratios"].get(name)
             change = f"{value / was - 1:+.0%}" if was else "new"
-            lines.append(f"scale {scale} ratio {name}: {was if was is None else f'{was:.2f}'} -> {value:.2f} ({change})")
+            lines.append(f"scale {scale} ratio {name}: {'-' if was is None else f'{was:.2f}'} -> {value:.2f} ({change})")
         for contender in sorted({run["contender"] for run in figures["runs"]}):
             rates = [_median(r["runs"], contender, "rows_per_s") for r in (before, figures)]
             rss = [_median(r["runs"], contender, "peak_rss_mb") for r in (before, figures)]

@@ -30,7 +30,7 @@ def result(date: str, commit: str, runs: list[dict]) -> dict:
 
 def test_ratios_come_from_each_contenders_median_rate() -> None:
     runs = [run("project", 100), run("project", 300), run("project", 200), run("baseline", 400), run("copy", 250), run("copy", 150)]
-    assert bench_pipeline.ratios(runs) == pytest.approx({"project/baseline": 0.5, "project/copy": 1.0})
+    assert bench_pipeline.ratios(runs) == pytest.approx({"project/baseline": 0.5, "project/copy": 1.0, "baseline/copy": 2.0})
 
 
 def test_a_ratio_needs_both_contenders() -> None:
@@ -52,6 +52,7 @@ def test_compare_takes_the_last_two_by_recorded_date(tmp_path: Path, capsys: pyt
     assert out[0].startswith("old: 2026-12-01T03:00:00+00:00 bbb") and out[1].startswith("new: 2026-12-01T04:00:00+00:00 ccc")
     assert "scale 1 ratio project/baseline: 0.50 -> 0.75 (+50%)" in out
     assert "scale 1 ratio project/copy: 0.25 -> 0.50 (+100%)" in out
+    assert "scale 1 ratio baseline/copy: 0.50 -> 0.67 (+33%)" in out
     assert "  project   rows/s 100 -> 150   tree PSS MB 100 -> 90" in out
     assert "    ValidateFunction         Max Memory Used MB 300 -> 250" in out
     assert "    LoadFunction             Max Memory Used MB - -> 200" in out
@@ -69,6 +70,16 @@ def test_function_memory_is_each_functions_largest_report(tmp_path: Path) -> Non
         "REPORT RequestId: c\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 2048 MB\tMax Memory Used: 401 MB\t\n")
     (tmp_path / "PlanFunction.log").write_text("no report yet\n")
     assert bench_pipeline.function_max_memory(tmp_path) == {"LoadFunction": 401, "ValidateFunction": 312}
+
+
+def test_a_ratio_an_older_result_did_not_record_shows_as_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    older = result("2026-12-01T03:00:00+00:00", "aaa", [run("project", 100), run("baseline", 200), run("copy", 400)])
+    del older["scales"]["1"]["ratios"]["baseline/copy"]  # written before the bench recorded it
+    newer = result("2026-12-01T04:00:00+00:00", "bbb", [run("project", 100), run("baseline", 200), run("copy", 400)])
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    (tmp_path / "new.json").write_text(json.dumps(newer))
+    compare.main(["--results", str(tmp_path)])
+    assert "scale 1 ratio baseline/copy: - -> 0.50 (new)" in capsys.readouterr().out.splitlines()
 
 
 def test_compare_with_fewer_than_two_results_says_so(tmp_path: Path) -> None:
