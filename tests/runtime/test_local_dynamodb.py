@@ -155,3 +155,14 @@ def test_an_expired_lease_passes_to_the_next_execution(endpoint: DynamoDBEndpoin
 def test_outside_an_execution_there_is_no_lease(endpoint: DynamoDBEndpoint) -> None:
     assert run_lease(Settings.from_env(), "orders", "r1", None) is None
     assert run_lease(Settings.from_env(), "orders", "r1", "exec").owner == "exec"
+
+
+def test_provision_makes_the_template_tables_before_any_execution(make_runtime, tmp_path: Path) -> None:
+    """What an execution would start on first use is up beforehand, as a deployed stack's tables are."""
+    runtime = make_runtime()
+    tables = tmp_path / "etl-home" / "dynamodb" / "tables.pickle"
+    assert not tables.exists()  # constructing the runtime starts nothing
+    runtime.provision()
+    assert tables.exists()
+    listed = DynamoDBEndpoint._client(runtime.dynamodb.endpoint.endpoint).list_tables()["TableNames"]
+    assert listed == ["IdempotencyTable"]
