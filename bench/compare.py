@@ -1,11 +1,11 @@
 """Compare the last two benchmark results (bench/results/*.json) by their ratios.
 
 Rows/s move with the machine and its load; the ratios (project/baseline, project/copy and the
-yardsticks' own baseline/copy), measured in the same run on the same machine, are what can be compared across runs. For each
-scale in both files it prints the older and newer ratio and the change, then each
-contender's median rows/s, peak memory (PSS over its process tree) and the machine's CPU
-seconds while it ran (where recorded) for context, and for the project each function's
-largest ``Max Memory Used`` (what Lambda reports per sandbox).
+yardsticks' own baseline/copy), measured in the same run on the same machine, are what can be
+compared across runs. For each scale in both files it prints the older and newer ratio and the
+change, then each contender's median rows/s, peak memory (PSS over its process tree) and the
+machine's CPU seconds while it ran (where recorded) for context, and for the project each
+function's largest ``Max Memory Used`` (what Lambda reports per sandbox).
 
     .venv/bin/python bench/compare.py                       # the last two in bench/results
     .venv/bin/python bench/compare.py OLD.json NEW.json     # two given files

@@ -164,5 +164,4 @@ def test_provision_makes_the_template_tables_before_any_execution(make_runtime, 
     assert not tables.exists()  # constructing the runtime starts nothing
     runtime.provision()
     assert tables.exists()
-    listed = DynamoDBEndpoint._client(runtime.dynamodb.endpoint.endpoint).list_tables()["TableNames"]
-    assert listed == ["IdempotencyTable"]
+    assert runtime.dynamodb.endpoint.client().list_tables()["TableNames"] == ["IdempotencyTable"]
