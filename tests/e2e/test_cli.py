@@ -173,8 +173,17 @@ def test_a_closed_pipe_ends_quietly(etl, tmp_path: Path, warehouse_dsn: str) -> 
     assert process.returncode == 141 and err == ""
 
 
+def _as_a_terminal_starts_it() -> None:
+    """In the child before exec: Ctrl-C's signal at its default, as a shell gives a job it runs in
+    the foreground. A job started in the background without job control (``cmd &`` in a script,
+    a CI runner's) inherits SIGINT ignored, and Python then leaves it ignored: the test would wait
+    for a KeyboardInterrupt that never comes (it hung so, once, under such a runner)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_a_redrivable_execution(etl, tmp_path: Path, warehouse_dsn: str) -> None:
-    process = _etl_process(tmp_path / "home", warehouse_dsn, "--fail", "PlanFunction=hang", "run", "--name", "stopped")
+    process = _etl_process(tmp_path / "home", warehouse_dsn, "--fail", "PlanFunction=hang", "run", "--name", "stopped",
+                           preexec_fn=_as_a_terminal_starts_it)
     for line in process.stderr:  # progress: Plan has started, and hangs
         if "start Plan" in line:
             break
