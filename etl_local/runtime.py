@@ -333,9 +333,7 @@ class LocalRuntime:
         benchmark calls it before its clock starts: the DynamoDB endpoint's start (moto's import,
         its backend, the tables) was 0.45-0.6 s of every run it measured, whatever the scale."""
         for logical_id in self.app.functions():
-            for value in self.local_env.for_function(logical_id).values():
-                for placeholder in PLACEHOLDER.finditer(value):
-                    self._placeholder(placeholder.group(1))
+            self._env_for(logical_id)  # resolving a function's environment starts what it names
 
 
 #: Environment variables whose whole value is a secret, whatever its shape.

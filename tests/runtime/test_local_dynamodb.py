@@ -157,10 +157,10 @@ def test_outside_an_execution_there_is_no_lease(endpoint: DynamoDBEndpoint) -> N
     assert run_lease(Settings.from_env(), "orders", "r1", "exec").owner == "exec"
 
 
-def test_provision_makes_the_template_tables_before_any_execution(make_runtime, tmp_path: Path) -> None:
+def test_provision_makes_the_template_tables_before_any_execution(make_runtime) -> None:
     """What an execution would start on first use is up beforehand, as a deployed stack's tables are."""
     runtime = make_runtime()
-    tables = tmp_path / "etl-home" / "dynamodb" / "tables.pickle"
+    tables = runtime.dynamodb.endpoint.tables.state
     assert not tables.exists()  # constructing the runtime starts nothing
     runtime.provision()
     assert tables.exists()
